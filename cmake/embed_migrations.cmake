@@ -1,0 +1,11 @@
+# Generates a C++ source holding every migration file, in name order.
+separate_arguments(FILES)
+set(body "// Generated from migrations/*.sql. Do not edit.\n#include \"controlplane/store/migrations.h\"\nnamespace finops::cp {\nconst std::vector<EmbeddedMigration>& embeddedMigrations() {\n  static const std::vector<EmbeddedMigration> kAll = {\n")
+foreach(f ${FILES})
+  get_filename_component(name ${f} NAME)
+  file(READ ${f} sql)
+  string(APPEND body "    {\"${name}\", R\"FINOPS_SQL(${sql})FINOPS_SQL\"},\n")
+endforeach()
+string(APPEND body "  };\n  return kAll;\n}\n}  // namespace finops::cp\n")
+file(WRITE ${OUT}.tmp "${body}")
+execute_process(COMMAND ${CMAKE_COMMAND} -E copy_if_different ${OUT}.tmp ${OUT})

@@ -1,0 +1,52 @@
+// AdminService: the API finopsctl uses. Every call must carry a valid admin token
+// ("authorization: Bearer <token>"); mutations publish a new snapshot to data planes.
+#pragma once
+
+#include "controlplane/grpc/config_service.h"
+#include "controlplane/store/store.h"
+#include "finops/v1/admin.grpc.pb.h"
+
+namespace finops::cp {
+
+class AdminServiceImpl final : public finops::v1::AdminService::CallbackService {
+ public:
+  AdminServiceImpl(Store& store, Publisher& publisher) : store_(store), publisher_(publisher) {}
+
+  // Builds a snapshot of the current state and publishes it.
+  void republish();
+
+  using Ctx = grpc::CallbackServerContext;
+  using Reactor = grpc::ServerUnaryReactor;
+  Reactor* WhoAmI(Ctx*, const finops::v1::WhoAmIRequest*, finops::v1::WhoAmIResponse*) override;
+  Reactor* CreateProvider(Ctx*, const finops::v1::CreateProviderRequest*,
+                          finops::v1::ProviderInfo*) override;
+  Reactor* UpdateProvider(Ctx*, const finops::v1::UpdateProviderRequest*,
+                          finops::v1::ProviderInfo*) override;
+  Reactor* GetProvider(Ctx*, const finops::v1::ProviderName*, finops::v1::ProviderInfo*) override;
+  Reactor* ListProviders(Ctx*, const finops::v1::ListProvidersRequest*,
+                         finops::v1::ListProvidersResponse*) override;
+  Reactor* DeleteProvider(Ctx*, const finops::v1::ProviderName*, finops::v1::ProviderInfo*) override;
+  Reactor* CreateKey(Ctx*, const finops::v1::CreateKeyRequest*,
+                     finops::v1::CreateKeyResponse*) override;
+  Reactor* GetKey(Ctx*, const finops::v1::KeyId*, finops::v1::VirtualKeyInfo*) override;
+  Reactor* ListKeys(Ctx*, const finops::v1::ListKeysRequest*, finops::v1::ListKeysResponse*) override;
+  Reactor* RevokeKey(Ctx*, const finops::v1::KeyId*, finops::v1::VirtualKeyInfo*) override;
+  Reactor* GetSettings(Ctx*, const finops::v1::GetSettingsRequest*, finops::v1::SettingsInfo*) override;
+  Reactor* UpdateSettings(Ctx*, const finops::v1::UpdateSettingsRequest*,
+                          finops::v1::SettingsInfo*) override;
+  Reactor* ListDataPlanes(Ctx*, const finops::v1::ListDataPlanesRequest*,
+                          finops::v1::ListDataPlanesResponse*) override;
+
+ private:
+  // Authenticates, runs `body`, maps errors to gRPC statuses, records an audit log line.
+  template <typename F>
+  Reactor* run(Ctx* ctx, const char* method, bool mutates, F&& body);
+
+  Store& store_;
+  Publisher& publisher_;
+};
+
+// Redacts a secret for display: "sk-...abcd" (short secrets fully hidden).
+std::string redactSecret(const std::string& secret);
+
+}  // namespace finops::cp

@@ -1,0 +1,52 @@
+#include "controlplane/store/store.h"
+
+#include <SQLiteCpp/Statement.h>
+#include <SQLiteCpp/Transaction.h>
+
+#include <filesystem>
+
+#include "controlplane/store/migrations.h"
+
+namespace finops::cp {
+namespace {
+SQLite::Database openDb(const std::string& path) {
+  auto parent = std::filesystem::path(path).parent_path();
+  if (!parent.empty()) std::filesystem::create_directories(parent);
+  SQLite::Database db(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_FULLMUTEX);
+  db.exec("PRAGMA journal_mode=WAL");
+  db.exec("PRAGMA synchronous=NORMAL");
+  db.exec("PRAGMA foreign_keys=ON");
+  db.setBusyTimeout(5000);
+  return db;
+}
+}  // namespace
+
+Store::Store(const std::string& path) : db_(openDb(path)) {
+  applyMigrations(db_, embeddedMigrations());
+}
+
+uint64_t Store::versionLocked() {
+  return static_cast<uint64_t>(
+      db_.execAndGet("SELECT version FROM config_version WHERE id = 1").getInt64());
+}
+
+void Store::bumpVersionLocked() { db_.exec("UPDATE config_version SET version = version + 1 WHERE id = 1"); }
+
+uint64_t Store::configVersion() {
+  std::lock_guard lock(mu_);
+  return versionLocked();
+}
+
+StateView Store::loadState() {
+  std::lock_guard lock(mu_);
+  SQLite::Transaction tx(db_);  // one consistent read
+  StateView v;
+  v.version = versionLocked();
+  v.providers = listProvidersLocked(nullptr);
+  v.keys = listKeysLocked(nullptr);
+  v.settings = settingsLocked();
+  tx.commit();
+  return v;
+}
+
+}  // namespace finops::cp

@@ -1,0 +1,85 @@
+// The data plane's compiled, immutable view of a config Snapshot. Built once per push
+// (compileSnapshot), then shared read-only by every request through
+// std::shared_ptr<const ConfigSnapshot>. Thread-safe once built.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "common/url.h"
+#include "finops/v1/config.pb.h"
+
+namespace finops::dp {
+
+struct StringHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+
+struct ProviderRoute {
+  std::string name;
+  finops::v1::ProviderType type = finops::v1::PROVIDER_TYPE_UNSPECIFIED;
+  Url url;
+  std::string poolKey;                      // "http(s)://host:port": connections are shared by key
+  std::vector<std::string> authorizations;  // "Bearer <key>" (SECRET), used round-robin
+  std::vector<std::string> models;
+  bool listUpstreamModels = false;
+
+  // Next upstream Authorization value, or nullptr when the provider has no key.
+  const std::string* nextAuthorization() const;
+
+ private:
+  mutable std::atomic<uint32_t> next_{0};
+};
+
+struct KeyEntry {
+  std::string id;
+  std::string name;
+  std::string hash;  // 32 raw bytes
+  bool active = false;
+};
+
+struct ConfigSnapshot {
+  uint64_t version = 0;
+  std::unordered_map<std::string, std::unique_ptr<ProviderRoute>, StringHash, std::equal_to<>>
+      providers;
+  std::unordered_map<std::string, KeyEntry, StringHash, std::equal_to<>> keysByHash;
+  bool enforceKeys = true;
+  std::unordered_set<std::string> forwardHeaders;  // lower case
+
+  const ProviderRoute* provider(std::string_view name) const;
+  // Looks a presented key up by its SHA-256 and compares the hashes in constant time.
+  // Returns the entry (active or not) or nullptr.
+  const KeyEntry* findKey(std::string_view presentedKey) const;
+};
+
+// Builds a ConfigSnapshot; on failure returns nullptr and fills `error` (the snapshot is
+// NACKed and the previous one stays in service).
+std::shared_ptr<const ConfigSnapshot> compileSnapshot(const finops::v1::Snapshot& s,
+                                                      std::string* error);
+
+// Holds the snapshot in service and the subscription status. Thread-safe.
+class ConfigStore {
+ public:
+  std::shared_ptr<const ConfigSnapshot> get() const { return current_.load(std::memory_order_acquire); }
+  void set(std::shared_ptr<const ConfigSnapshot> s);
+
+  void setConnected(bool c) { connected_.store(c); }
+  bool connected() const { return connected_.load(); }
+  // Seconds since the snapshot in service was applied; -1 when none.
+  double configAgeSeconds() const;
+
+ private:
+  std::atomic<std::shared_ptr<const ConfigSnapshot>> current_;
+  std::atomic<bool> connected_{false};
+  std::atomic<int64_t> appliedAtMs_{0};
+};
+
+}  // namespace finops::dp

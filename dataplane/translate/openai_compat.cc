@@ -1,0 +1,127 @@
+// The generic translator for OpenAI-compatible upstreams: the body passes through with the
+// model replaced by the upstream's name; responses get the client's model id back.
+#include "dataplane/translate/translator.h"
+
+namespace finops::dp {
+namespace {
+
+using nlohmann::json;
+
+class OpenAICompatTranslator final : public Translator {
+ public:
+  OpenAICompatTranslator(Endpoint endpoint, std::string clientModel)
+      : endpoint_(endpoint), clientModel_(std::move(clientModel)) {}
+
+  std::optional<ApiError> buildRequest(json request, std::string_view upstreamModel,
+                                       UpstreamCall& out) override {
+    request["model"] = upstreamModel;
+    switch (endpoint_) {
+      case Endpoint::kChatCompletions: out.path = "/chat/completions"; break;
+      case Endpoint::kCompletions: out.path = "/completions"; break;
+      case Endpoint::kEmbeddings: out.path = "/embeddings"; break;
+    }
+    out.body = request.dump(-1, ' ', false, json::error_handler_t::replace);
+    return std::nullopt;
+  }
+
+  std::string translateResponse(std::string_view upstreamBody) override {
+    json j = json::parse(upstreamBody, nullptr, false);
+    if (!j.is_object()) return std::string(upstreamBody);
+    if (j.contains("model")) j["model"] = clientModel_;
+    return j.dump(-1, ' ', false, json::error_handler_t::replace);
+  }
+
+  void onStreamEvent(const sse::Event& event, std::string& out) override {
+    if (done_) return;
+    if (event.data == "[DONE]") {
+      done_ = true;
+      out.append("data: [DONE]\n\n");
+      return;
+    }
+    json j = json::parse(event.data, nullptr, false);
+    if (j.is_object()) {
+      if (j.contains("error")) sawError_ = true;
+      if (j.contains("model")) j["model"] = clientModel_;
+      out.append("data: ");
+      out.append(j.dump(-1, ' ', false, json::error_handler_t::replace));
+      out.append("\n\n");
+      return;
+    }
+    // Not JSON: pass it on unchanged rather than lose it.
+    out.append("data: ");
+    for (char c : event.data) {
+      if (c == '\n') out.append("\ndata: ");
+      else out.push_back(c);
+    }
+    out.append("\n\n");
+  }
+
+  bool onStreamEnd(std::string& out) override {
+    if (done_ || sawError_) return done_;
+    out.append(errorEvent("the upstream stream ended before it was complete", "upstream_error"));
+    return false;
+  }
+
+ private:
+  Endpoint endpoint_;
+  std::string clientModel_;
+  bool done_ = false;
+  bool sawError_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<Translator> makeTranslator(Endpoint endpoint, finops::v1::ProviderType type,
+                                           std::string clientModel) {
+  switch (type) {
+    case finops::v1::PROVIDER_TYPE_OPENAI_COMPATIBLE:
+      return std::make_unique<OpenAICompatTranslator>(endpoint, std::move(clientModel));
+    default:
+      return nullptr;
+  }
+}
+
+std::string errorBody(const ApiError& e) {
+  json j = {{"error",
+             {{"message", e.message},
+              {"type", e.type},
+              {"param", e.param.empty() ? json(nullptr) : json(e.param)},
+              {"code", e.code.empty() ? json(nullptr) : json(e.code)}}}};
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+std::string errorEvent(std::string_view message, std::string_view code) {
+  ApiError e{502, "server_error", std::string(code), std::string(message), ""};
+  return "data: " + errorBody(e) + "\n\n";
+}
+
+std::string normalizeUpstreamError(int status, std::string_view body) {
+  std::string defaultType = status >= 500 ? "server_error"
+                            : status == 429 ? "rate_limit_error"
+                                            : "invalid_request_error";
+  json j = json::parse(body, nullptr, false);
+  ApiError e{status, defaultType, "upstream_error", "", ""};
+  if (j.is_object()) {
+    const json* src = &j;
+    if (j.contains("error") && j["error"].is_object()) src = &j["error"];
+    else if (j.contains("error") && j["error"].is_string()) e.message = j["error"].get<std::string>();
+    auto str = [&](const char* k) -> std::string {
+      auto it = src->find(k);
+      if (it == src->end() || it->is_null()) return {};
+      return it->is_string() ? it->get<std::string>() : it->dump();
+    };
+    if (e.message.empty()) e.message = str("message");
+    if (e.message.empty()) e.message = str("detail");
+    if (auto t = str("type"); !t.empty()) e.type = t;
+    if (auto c = str("code"); !c.empty()) e.code = c;
+    e.param = str("param");
+  }
+  if (e.message.empty()) {
+    std::string text(body.substr(0, 2000));
+    e.message = text.empty() ? "upstream returned HTTP " + std::to_string(status)
+                             : "upstream returned HTTP " + std::to_string(status) + ": " + text;
+  }
+  return errorBody(e);
+}
+
+}  // namespace finops::dp
