@@ -28,6 +28,13 @@ struct ApiError {
   std::string param;  // empty: null
 };
 
+// Builds an ApiError. (A function rather than aggregate init: GCC 12 miscompiles
+// braced initialisers with string literals inside coroutines.)
+inline ApiError apiError(int status, std::string type, std::string code, std::string message,
+                         std::string param = "") {
+  return ApiError{status, std::move(type), std::move(code), std::move(message), std::move(param)};
+}
+
 struct UpstreamCall {
   std::string path;  // appended to the provider's base path, e.g. "/chat/completions"
   std::string body;  // JSON

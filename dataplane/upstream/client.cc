@@ -2,6 +2,8 @@
 
 #include <openssl/ssl.h>
 
+#include <limits>
+
 #include "common/log.h"
 
 namespace finops::dp::upstream {
@@ -94,11 +96,13 @@ net::awaitable<std::unique_ptr<Connection>> Pool::connect(const ProviderRoute& r
 net::awaitable<void> Pool::exchange(const ProviderRoute& route,
                                     http::request<http::string_body>& req,
                                     std::unique_ptr<Connection>& conn,
-                                    std::optional<Parser>& parser, beast::error_code& ec) {
+                                    std::optional<Parser>& parser, beast::error_code& ec,
+                                    std::optional<std::chrono::milliseconds> readTimeout) {
   for (int attempt = 0; attempt < 2; ++attempt) {
     ec = {};
     parser.emplace();
-    parser->body_limit(boost::none);
+    // Not boost::none: Beast 1.74 compares Content-Length against an empty optional as "over".
+    parser->body_limit(std::numeric_limits<std::uint64_t>::max());
     conn = takeIdle(route.poolKey);
     if (!conn) {
       conn = co_await connect(route, ec);
@@ -109,7 +113,7 @@ net::awaitable<void> Pool::exchange(const ProviderRoute& route,
       return http::async_write(s, req, redirect_error(use_awaitable, ec));
     });
     if (!ec) {
-      conn->tcp().expires_after(options_.readTimeout);
+      conn->tcp().expires_after(readTimeout.value_or(options_.readTimeout));
       co_await conn->visit([&](auto& s) {
         return http::async_read_header(s, conn->buffer, *parser, redirect_error(use_awaitable, ec));
       });
@@ -125,12 +129,13 @@ net::awaitable<void> Pool::exchange(const ProviderRoute& route,
 }
 
 net::awaitable<size_t> Pool::readSome(Connection& conn, Parser& parser, char* buf, size_t n,
-                                      beast::error_code& ec) {
+                                      beast::error_code& ec,
+                                      std::optional<std::chrono::milliseconds> readTimeout) {
   ec = {};
   while (!parser.is_done()) {
     parser.get().body().data = buf;
     parser.get().body().size = n;
-    conn.tcp().expires_after(options_.readTimeout);
+    conn.tcp().expires_after(readTimeout.value_or(options_.readTimeout));
     co_await conn.visit([&](auto& s) {
       return http::async_read_some(s, conn.buffer, parser, redirect_error(use_awaitable, ec));
     });

@@ -6,6 +6,7 @@
 // host name verification.
 #pragma once
 
+#include <utility>  // Boost 1.74 awaitable.hpp uses std::exchange without it
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
@@ -70,12 +71,14 @@ class Pool {
   // one and the request is sent once more. On success `conn` holds the connection.
   net::awaitable<void> exchange(const ProviderRoute& route, http::request<http::string_body>& req,
                                 std::unique_ptr<Connection>& conn, std::optional<Parser>& parser,
-                                beast::error_code& ec);
+                                beast::error_code& ec,
+                                std::optional<std::chrono::milliseconds> readTimeout = {});
 
   // Reads the next piece of the response body into [buf, buf+n). Returns the byte count;
   // 0 with no error means the body is complete.
   net::awaitable<size_t> readSome(Connection& conn, Parser& parser, char* buf, size_t n,
-                                  beast::error_code& ec);
+                                  beast::error_code& ec,
+                                  std::optional<std::chrono::milliseconds> readTimeout = {});
 
   // Returns a connection after a complete exchange that left it reusable.
   void release(std::unique_ptr<Connection> conn);

@@ -1,0 +1,146 @@
+// finopsctl: the command-line client of the control plane's admin API.
+#include <google/protobuf/util/time_util.h>
+
+#include <iostream>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "cli/connection.h"
+#include "cli/output.h"
+
+namespace finops::cli {
+namespace {
+
+const char* kUsage = R"(usage: finopsctl [global flags] <command> [args]
+
+Commands:
+  login [--addr HOST:PORT] [--token T]    check the token and save address and token
+  whoami                                  show the admin token in use
+  providers add NAME [--type openai] [--base-url URL] [--api-key-env VAR]...
+                [--api-key-file PATH]... [--api-key-stdin] [--models m1,m2] [--no-list-models]
+  providers list | get NAME | delete NAME
+  providers update NAME [--base-url URL] [--api-key-env VAR].. [--api-key-file P]..
+                [--models m1,m2] [--list-models | --no-list-models]
+  keys create --name NAME | list | get ID | revoke ID
+  settings get | set enforce_keys=true|false forward_headers=h1,h2
+  dataplanes list
+  version
+
+Global flags (anywhere on the line):
+  --addr HOST:PORT    control plane (env FINOPS_ADDR, config file, default 127.0.0.1:50051)
+  --token TOKEN       admin token (env FINOPS_TOKEN, config file)
+  -o, --output FMT    table (default), json or yaml
+  --timeout SECONDS   deadline of each call (default 10)
+  --config PATH       config file (default $XDG_CONFIG_HOME/finops/finopsctl.yaml)
+
+Exit codes: 0 ok, 1 error, 2 usage, 3 unauthenticated, 4 not found, 5 already exists,
+6 control plane unavailable.
+)";
+
+// Takes the global flags out of argv wherever they are.
+std::vector<std::string> extractGlobals(int argc, char** argv, GlobalOptions& g) {
+  std::vector<std::string> rest;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    std::string name = a.substr(0, a.find('='));
+    bool hasEq = a.find('=') != std::string::npos && a.starts_with("--");
+    auto value = [&]() -> std::string {
+      if (hasEq) return a.substr(a.find('=') + 1);
+      if (i + 1 >= argc) throw CliError(kExitUsage, name + " needs a value");
+      return argv[++i];
+    };
+    if (name == "--addr") g.addr = value();
+    else if (name == "--token") g.token = value();
+    else if (name == "--config") g.configPath = value();
+    else if (a == "-o" || name == "--output") g.output = value();
+    else if (a.starts_with("-o") && a.size() > 2 && !a.starts_with("--")) g.output = a.substr(2);
+    else if (name == "--timeout") {
+      std::string v = value();
+      try {
+        g.timeoutSeconds = std::stoi(v);
+      } catch (...) {
+        throw CliError(kExitUsage, "--timeout must be a number of seconds");
+      }
+      if (g.timeoutSeconds <= 0) throw CliError(kExitUsage, "--timeout must be positive");
+    } else rest.push_back(a);
+  }
+  if (g.output != "table" && g.output != "json" && g.output != "yaml")
+    throw CliError(kExitUsage, "-o must be table, json or yaml");
+  return rest;
+}
+
+int runLogin(GlobalOptions g, const std::vector<std::string>& args) {
+  Args a(args, {}, {});
+  a.expectPositional(0, "finopsctl login [--addr HOST:PORT] [--token TOKEN]");
+  std::string path = g.configPath.empty() ? defaultConfigPath() : g.configPath;
+  GlobalOptions resolved = g;
+  resolved.configPath.clear();
+  resolveConnection(resolved);
+  if (resolved.token.empty()) throw CliError(kExitUsage, "login needs --token (or FINOPS_TOKEN)");
+  Client client(resolved);
+  auto ctx = client.context();
+  finops::v1::WhoAmIResponse resp;
+  client.check(client.stub().WhoAmI(ctx.get(), {}, &resp));
+  writeConfigFile(path, resolved.addr, resolved.token);
+  nlohmann::ordered_json j = {{"addr", resolved.addr}, {"config", path},
+                              {"token_id", resp.token_id()}, {"scope", resp.scope()}};
+  if (g.output == "table") std::cout << "logged in to " << resolved.addr << "; saved to " << path << "\n";
+  else print(j, g.output, {});
+  return kExitOk;
+}
+
+int run(int argc, char** argv) {
+  GlobalOptions g;
+  std::vector<std::string> args = extractGlobals(argc, argv, g);
+  if (args.empty() || args[0] == "help" || args[0] == "--help" || args[0] == "-h") {
+    std::cout << kUsage;
+    return args.empty() ? kExitUsage : kExitOk;
+  }
+  std::string group = args[0];
+  std::vector<std::string> rest(args.begin() + 1, args.end());
+  if (group == "version") {
+    if (g.output == "table") std::cout << "finopsctl " << FINOPS_VERSION << "\n";
+    else print(nlohmann::ordered_json{{"version", FINOPS_VERSION}}, g.output, {});
+    return kExitOk;
+  }
+  if (group == "login") return runLogin(g, rest);
+  resolveConnection(g);
+  if (group == "whoami") {
+    Args a(rest, {}, {});
+    a.expectPositional(0, "finopsctl whoami");
+    Client client(g);
+    auto ctx = client.context();
+    finops::v1::WhoAmIResponse resp;
+    client.check(client.stub().WhoAmI(ctx.get(), {}, &resp));
+    print(nlohmann::ordered_json{{"token_id", resp.token_id()}, {"name", resp.token_name()},
+                                 {"scope", resp.scope()}, {"addr", g.addr}},
+          g.output, {{"TOKEN ID", "token_id"}, {"NAME", "name"}, {"SCOPE", "scope"}, {"ADDR", "addr"}});
+    return kExitOk;
+  }
+  if (group == "providers" || group == "provider") return runProviders(g, rest);
+  if (group == "keys" || group == "key") return runKeys(g, rest);
+  if (group == "settings") return runSettings(g, rest);
+  if (group == "dataplanes") return runDataPlanes(g, rest);
+  throw CliError(kExitUsage, "unknown command '" + group + "' (see finopsctl help)");
+}
+
+}  // namespace
+
+nlohmann::ordered_json timestampJson(const google::protobuf::Timestamp& t) {
+  if (t.seconds() == 0 && t.nanos() == 0) return nullptr;
+  return google::protobuf::util::TimeUtil::ToString(t);
+}
+
+}  // namespace finops::cli
+
+int main(int argc, char** argv) {
+  try {
+    return finops::cli::run(argc, argv);
+  } catch (const finops::cli::CliError& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return e.code();
+  } catch (const std::exception& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return finops::cli::kExitError;
+  }
+}

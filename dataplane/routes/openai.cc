@@ -1,0 +1,352 @@
+#include "dataplane/routes/openai.h"
+
+
+#include "common/log.h"
+#include "dataplane/routes/models_cache.h"
+#include "dataplane/routes/routing.h"
+
+namespace finops::dp {
+
+using net::redirect_error;
+using net::use_awaitable;
+using nlohmann::json;
+
+namespace {
+
+bool isHopByHop(std::string_view name) {
+  static const char* kHop[] = {"connection", "keep-alive", "proxy-connection", "proxy-authenticate",
+                               "proxy-authorization", "te", "trailer", "transfer-encoding",
+                               "upgrade", "host", "content-length"};
+  for (auto* h : kHop)
+    if (beast::iequals(name, h)) return true;
+  return false;
+}
+
+bool isCredential(std::string_view name) {
+  return beast::iequals(name, "authorization") || beast::iequals(name, "x-api-key") ||
+         beast::iequals(name, "x-bf-vk");
+}
+
+ApiError badRequest(std::string message, std::string param = "", std::string code = "") {
+  return apiError(400, "invalid_request_error", std::move(code), std::move(message), std::move(param));
+}
+
+// Watches the client socket while a stream is relayed: a client that goes away cancels the
+// upstream request at once instead of at the next write. Bytes a client sends meanwhile
+// (a pipelined request) are kept and handed back to the session.
+class DisconnectWatcher {
+ public:
+  DisconnectWatcher(beast::tcp_stream& client, upstream::Connection& up)
+      : state_(std::make_shared<State>(client.get_executor())), client_(client) {
+    state_->upstream = &up;
+    auto st = state_;
+    client_.socket().async_read_some(
+        net::buffer(st->bytes), [st](beast::error_code ec, size_t n) {
+          st->done = true;
+          st->got = n;
+          if (ec != net::error::operation_aborted && n == 0) {
+            st->clientGone = true;
+            if (st->upstream) st->upstream->close();
+          }
+          st->signal.cancel();
+        });
+  }
+  bool clientGone() const { return state_->clientGone; }
+
+  // Stops watching and waits for the pending read to finish. Appends any bytes the client
+  // sent to `buffer`.
+  net::awaitable<void> stop(beast::flat_buffer& buffer) {
+    state_->upstream = nullptr;
+    if (!state_->done) {
+      beast::error_code ec;
+      client_.socket().cancel(ec);
+      state_->signal.expires_at(std::chrono::steady_clock::time_point::max());
+      while (!state_->done) co_await state_->signal.async_wait(redirect_error(use_awaitable, ec));
+    }
+    if (state_->got > 0) {
+      auto dst = buffer.prepare(state_->got);
+      net::buffer_copy(dst, net::buffer(state_->bytes.data(), state_->got));
+      buffer.commit(state_->got);
+    }
+  }
+
+ private:
+  struct State {
+    explicit State(net::any_io_executor ex) : signal(ex) {}
+    net::steady_timer signal;
+    std::array<char, 4096> bytes;
+    size_t got = 0;
+    bool done = false;
+    bool clientGone = false;
+    upstream::Connection* upstream = nullptr;
+  };
+  std::shared_ptr<State> state_;
+  beast::tcp_stream& client_;
+};
+
+ApiError upstreamFailure(const beast::error_code& ec, const ProviderRoute& route) {
+  if (ec == beast::error::timeout)
+    return apiError(504, "timeout", "upstream_timeout",
+                    "provider '" + route.name + "' did not answer in time", "");
+  return apiError(502, "server_error", "upstream_error",
+                  "could not reach provider '" + route.name + "': " + ec.message(), "");
+}
+
+}  // namespace
+
+net::awaitable<void> handleProxy(Exchange& ex, Endpoint endpoint) {
+  // Parse and validate the body.
+  json body = json::parse(ex.req.body(), nullptr, false);
+  if (body.is_discarded()) {
+    co_await sendError(ex, badRequest("We could not parse the JSON body of your request. (HINT: "
+                                      "This likely means you aren't using your HTTP library "
+                                      "correctly. The OpenAI API expects a JSON payload, but what "
+                                      "was sent was not valid JSON or not valid UTF-8.)"));
+    co_return;
+  }
+  if (!body.is_object()) {
+    co_await sendError(ex, badRequest("The request body must be a JSON object."));
+    co_return;
+  }
+  auto modelIt = body.find("model");
+  if (modelIt == body.end() || modelIt->is_null()) {
+    co_await sendError(ex, badRequest("you must provide a model parameter", "model"));
+    co_return;
+  }
+  if (!modelIt->is_string()) {
+    co_await sendError(ex, badRequest("Invalid type for 'model': expected a string.", "model",
+                                      "invalid_type"));
+    co_return;
+  }
+  std::string model = modelIt->get<std::string>();
+  ex.model = model;
+  auto ref = splitModel(model);
+  if (!ref) {
+    co_await sendError(ex, badRequest("model '" + model +
+                                          "' must be given as provider/model, e.g. "
+                                          "openai/gpt-4o-mini",
+                                      "model", "invalid_value"));
+    co_return;
+  }
+  std::string_view providerName = ref->provider;
+  std::string upstreamModel(ref->model);
+  const ProviderRoute* route = ex.config->provider(providerName);
+  if (!route) {
+    co_await sendError(ex, apiError(404, "invalid_request_error", "model_not_found",
+                                    "The model '" + model + "' does not exist: no provider '" +
+                                        std::string(providerName) + "' is configured.",
+                                    "model"));
+    co_return;
+  }
+  ex.provider = route->name;
+  bool stream = false;
+  if (auto s = body.find("stream"); s != body.end() && s->is_boolean()) stream = s->get<bool>();
+
+  auto translator = makeTranslator(endpoint, route->type, model);
+  if (!translator) {
+    co_await sendError(ex, apiError(400, "invalid_request_error", "unsupported_endpoint",
+                                    "provider '" + route->name + "' does not support this endpoint",
+                                    ""));
+    co_return;
+  }
+  UpstreamCall call;
+  if (auto err = translator->buildRequest(std::move(body), upstreamModel, call)) {
+    co_await sendError(ex, *err);
+    co_return;
+  }
+
+  // Build the upstream request.
+  http::request<http::string_body> up{http::verb::post, route->url.basePath + call.path, 11};
+  up.set(http::field::host, route->url.hostHeader());
+  up.set(http::field::content_type, "application/json");
+  up.set(http::field::accept, stream ? "text/event-stream" : "application/json");
+  up.set(http::field::accept_encoding, "identity");
+  up.set(http::field::user_agent, "finops/" FINOPS_VERSION);
+  if (const std::string* auth = route->nextAuthorization()) up.set(http::field::authorization, *auth);
+  if (!ex.config->forwardHeaders.empty()) {
+    for (const auto& f : ex.req) {
+      std::string_view name = f.name_string();
+      if (isHopByHop(name) || isCredential(name) || beast::iequals(name, "content-type") ||
+          beast::iequals(name, "accept") || beast::iequals(name, "accept-encoding"))
+        continue;
+      std::string lower(name);
+      for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      if (ex.config->forwardHeaders.count(lower)) up.insert(name, f.value());
+    }
+  }
+  up.keep_alive(true);
+  up.body() = std::move(call.body);
+  up.prepare_payload();
+
+  std::unique_ptr<upstream::Connection> conn;
+  std::optional<upstream::Parser> parser;
+  beast::error_code ec;
+  co_await ex.pool.exchange(*route, up, conn, parser, ec);
+  if (ec) {
+    log::warn("upstream request failed", {{"request_id", ex.requestId},
+                                          {"provider", route->name},
+                                          {"error", ec.message()}});
+    co_await sendError(ex, upstreamFailure(ec, *route));
+    co_return;
+  }
+  auto& head = parser->get();
+  unsigned status = head.result_int();
+  bool upstreamKeepAlive = head.keep_alive();
+  bool isSse = head[http::field::content_type].find("text/event-stream") != std::string_view::npos;
+
+  if (status >= 200 && status < 300 && isSse) {
+    // ---- streamed relay: one upstream piece at a time, never the whole stream.
+    ex.streamed = true;
+    http::response<http::empty_body> res{http::status::ok, 11};
+    res.set(http::field::content_type, "text/event-stream");
+    res.set(http::field::cache_control, "no-cache");
+    res.set("x-request-id", ex.requestId);
+    res.keep_alive(ex.keepAlive);
+    res.chunked(true);
+    http::response_serializer<http::empty_body> sr{res};
+    ex.status = 200;
+    ex.stream.expires_after(std::chrono::seconds(30));
+    co_await http::async_write_header(ex.stream, sr, redirect_error(use_awaitable, ec));
+    if (ec) {
+      ex.keepAlive = false;
+      conn->close();
+      co_return;
+    }
+    DisconnectWatcher watcher(ex.stream, *conn);
+    sse::Parser sseParser;
+    std::string out;
+    std::array<char, 16384> buf;
+    bool clientFailed = false;
+    bool upstreamComplete = false;
+    for (;;) {
+      size_t n = co_await ex.pool.readSome(*conn, *parser, buf.data(), buf.size(), ec);
+      if (ec || n == 0) {
+        upstreamComplete = !ec;
+        break;
+      }
+      out.clear();
+      sseParser.feed(std::string_view(buf.data(), n),
+                     [&](const sse::Event& e) { translator->onStreamEvent(e, out); });
+      if (out.empty()) continue;
+      ex.stream.expires_after(std::chrono::seconds(30));
+      co_await net::async_write(ex.stream, http::make_chunk(net::buffer(out)),
+                                redirect_error(use_awaitable, ec));
+      if (ec) {
+        clientFailed = true;
+        break;
+      }
+    }
+    bool clientGone = watcher.clientGone() || clientFailed;
+    co_await watcher.stop(ex.buffer);
+    if (clientGone) {
+      log::info("client went away mid-stream; upstream request cancelled",
+                {{"request_id", ex.requestId}, {"provider", route->name}});
+      conn->close();
+      ex.keepAlive = false;
+      ex.status = 499;
+      co_return;
+    }
+    out.clear();
+    if (!upstreamComplete) {
+      log::warn("upstream stream failed", {{"request_id", ex.requestId},
+                                           {"provider", route->name},
+                                           {"error", ec.message()}});
+      out.append(errorEvent("the upstream stream failed: " + ec.message(), "upstream_error"));
+      conn->close();
+      conn.reset();
+      ex.keepAlive = false;
+    } else {
+      translator->onStreamEnd(out);
+    }
+    ex.stream.expires_after(std::chrono::seconds(30));
+    if (!out.empty())
+      co_await net::async_write(ex.stream, http::make_chunk(net::buffer(out)),
+                                redirect_error(use_awaitable, ec));
+    if (!ec)
+      co_await net::async_write(ex.stream, http::make_chunk_last(), redirect_error(use_awaitable, ec));
+    if (ec) ex.keepAlive = false;
+    if (conn && upstreamComplete && upstreamKeepAlive) ex.pool.release(std::move(conn));
+    co_return;
+  }
+
+  // ---- non-streamed: read the whole (bounded) body, translate, send.
+  std::string upstreamBody;
+  std::array<char, 16384> buf;
+  constexpr size_t kMaxUpstreamBody = 256u * 1024 * 1024;
+  for (;;) {
+    size_t n = co_await ex.pool.readSome(*conn, *parser, buf.data(), buf.size(), ec);
+    if (ec || n == 0) break;
+    upstreamBody.append(buf.data(), n);
+    if (upstreamBody.size() > kMaxUpstreamBody) {
+      ec = http::error::body_limit;
+      break;
+    }
+  }
+  if (ec) {
+    conn->close();
+    co_await sendError(ex, upstreamFailure(ec, *route));
+    co_return;
+  }
+  if (upstreamKeepAlive) ex.pool.release(std::move(conn));
+  else conn->close();
+
+  http::response<http::string_body> res;
+  res.result(status);
+  if (status >= 200 && status < 300) {
+    res.body() = isSse ? std::move(upstreamBody) : translator->translateResponse(upstreamBody);
+    res.set(http::field::content_type, head[http::field::content_type].empty()
+                                           ? std::string_view("application/json")
+                                           : head[http::field::content_type]);
+  } else {
+    res.body() = normalizeUpstreamError(static_cast<int>(status), upstreamBody);
+    res.set(http::field::content_type, "application/json");
+    for (auto name : {"retry-after", "retry-after-ms"})
+      if (auto v = head[name]; !v.empty()) res.set(name, v);
+  }
+  co_await sendResponse(ex, res);
+}
+
+namespace {
+std::string modelObject(std::string_view id, std::string_view owner) {
+  json m = json::object();
+  m["id"] = id;
+  m["object"] = "model";
+  m["created"] = 0;
+  m["owned_by"] = owner;
+  return m.dump();
+}
+}  // namespace
+
+net::awaitable<void> handleListModels(Exchange& ex) {
+  auto ids = co_await listModelIds(ex, std::chrono::milliseconds(2000));
+  std::string body = "{\"object\":\"list\",\"data\":[";
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (i) body.push_back(',');
+    body += modelObject(ids[i].first, ids[i].second);
+  }
+  body += "]}";
+  co_await sendJson(ex, 200, std::move(body));
+}
+
+net::awaitable<void> handleGetModel(Exchange& ex, std::string_view id) {
+  auto ref = splitModel(id);
+  const ProviderRoute* route = ref ? ex.config->provider(ref->provider) : nullptr;
+  if (route) {
+    auto ids = co_await listModelIds(ex, std::chrono::milliseconds(2000));
+    bool known = false;
+    bool providerListed = false;
+    for (const auto& [mid, owner] : ids) {
+      if (owner == route->name) providerListed = true;
+      if (mid == id) known = true;
+    }
+    // A provider whose models we cannot list may still serve the model.
+    if (known || !providerListed) {
+      co_await sendJson(ex, 200, modelObject(id, route->name));
+      co_return;
+    }
+  }
+  co_await sendError(ex, apiError(404, "invalid_request_error", "model_not_found",
+                                  "The model '" + std::string(id) + "' does not exist", "model"));
+}
+
+}  // namespace finops::dp

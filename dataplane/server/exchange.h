@@ -1,0 +1,43 @@
+// One HTTP request/response exchange on a client connection, as seen by route handlers.
+// Lives on the connection's worker thread for the duration of one request.
+#pragma once
+
+#include <utility>  // Boost 1.74 awaitable.hpp uses std::exchange without it
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <string>
+
+#include "dataplane/config/snapshot.h"
+#include "dataplane/translate/translator.h"
+#include "dataplane/upstream/client.h"
+
+namespace finops::dp {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+
+struct Exchange {
+  beast::tcp_stream& stream;
+  beast::flat_buffer& buffer;  // the connection's read buffer
+  http::request<http::string_body>& req;
+  upstream::Pool& pool;
+  std::string requestId;
+  std::shared_ptr<const ConfigSnapshot> config;  // loaded once per request
+  const KeyEntry* key = nullptr;                 // the authenticated virtual key, if any
+
+  // Outcome, for the access log.
+  unsigned status = 0;
+  std::string model;
+  std::string provider;
+  bool streamed = false;
+  bool keepAlive = true;  // false: close the connection after this exchange
+};
+
+// Writes a complete response (adds x-request-id, keep-alive, content-length).
+net::awaitable<void> sendResponse(Exchange& ex, http::response<http::string_body>& res);
+net::awaitable<void> sendJson(Exchange& ex, unsigned status, std::string body);
+net::awaitable<void> sendError(Exchange& ex, const ApiError& error);
+
+}  // namespace finops::dp

@@ -1,0 +1,104 @@
+#include "dataplane/config/snapshot.h"
+
+#include <gtest/gtest.h>
+
+#include "common/crypto.h"
+
+namespace finops::dp {
+namespace {
+
+finops::v1::Snapshot sample() {
+  finops::v1::Snapshot s;
+  s.set_version(7);
+  auto* p = s.add_providers();
+  p->set_name("openai");
+  p->set_type(finops::v1::PROVIDER_TYPE_OPENAI_COMPATIBLE);
+  p->set_base_url("https://api.openai.com/v1");
+  p->add_keys()->set_value("sk-one");
+  p->add_keys()->set_value("sk-two");
+  p->add_models("gpt-4o-mini");
+  auto* k = s.add_virtual_keys();
+  k->set_id("vk_1");
+  k->set_name("team-a");
+  k->set_key_hash(sha256Bytes("sk-fo-secret"));
+  k->set_active(true);
+  auto* r = s.add_virtual_keys();
+  r->set_id("vk_2");
+  r->set_key_hash(sha256Bytes("sk-fo-revoked"));
+  r->set_active(false);
+  s.mutable_settings()->set_enforce_keys(true);
+  s.mutable_settings()->add_forward_headers("X-Trace-Id");
+  return s;
+}
+
+TEST(CompileSnapshot, BuildsLookupsFromTheSnapshot) {
+  std::string err;
+  auto c = compileSnapshot(sample(), &err);
+  ASSERT_TRUE(c) << err;
+  EXPECT_EQ(c->version, 7u);
+  const ProviderRoute* p = c->provider("openai");
+  ASSERT_TRUE(p);
+  EXPECT_TRUE(p->url.tls);
+  EXPECT_EQ(p->url.basePath, "/v1");
+  EXPECT_EQ(p->poolKey, "https://api.openai.com:443");
+  EXPECT_EQ(*p->nextAuthorization(), "Bearer sk-one");
+  EXPECT_EQ(*p->nextAuthorization(), "Bearer sk-two");
+  EXPECT_EQ(*p->nextAuthorization(), "Bearer sk-one");
+  EXPECT_EQ(c->provider("nope"), nullptr);
+  EXPECT_TRUE(c->forwardHeaders.count("x-trace-id"));
+}
+
+TEST(CompileSnapshot, FindsKeysByHashOnly) {
+  std::string err;
+  auto c = compileSnapshot(sample(), &err);
+  ASSERT_TRUE(c);
+  const KeyEntry* k = c->findKey("sk-fo-secret");
+  ASSERT_TRUE(k);
+  EXPECT_EQ(k->id, "vk_1");
+  EXPECT_TRUE(k->active);
+  const KeyEntry* revoked = c->findKey("sk-fo-revoked");
+  ASSERT_TRUE(revoked);
+  EXPECT_FALSE(revoked->active);
+  EXPECT_EQ(c->findKey("sk-fo-secreT"), nullptr);
+  EXPECT_EQ(c->findKey(""), nullptr);
+}
+
+TEST(CompileSnapshot, RejectsWhatItCannotBuild) {
+  std::string err;
+  auto bad = sample();
+  bad.mutable_providers(0)->set_base_url("ftp://x");
+  EXPECT_FALSE(compileSnapshot(bad, &err));
+  EXPECT_NE(err.find("openai"), std::string::npos);
+
+  bad = sample();
+  bad.mutable_providers(0)->set_type(finops::v1::PROVIDER_TYPE_UNSPECIFIED);
+  EXPECT_FALSE(compileSnapshot(bad, &err));
+
+  bad = sample();
+  bad.mutable_virtual_keys(0)->set_key_hash("short");
+  EXPECT_FALSE(compileSnapshot(bad, &err));
+
+  bad = sample();
+  *bad.add_providers() = bad.providers(0);
+  EXPECT_FALSE(compileSnapshot(bad, &err));
+  EXPECT_NE(err.find("duplicate"), std::string::npos);
+}
+
+TEST(ConfigStore, KeepsTheLastGoodSnapshot) {
+  ConfigStore store;
+  EXPECT_EQ(store.get(), nullptr);
+  EXPECT_LT(store.configAgeSeconds(), 0);
+  std::string err;
+  store.set(compileSnapshot(sample(), &err));
+  auto bad = sample();
+  bad.set_version(8);
+  bad.mutable_providers(0)->set_base_url("nope");
+  auto compiled = compileSnapshot(bad, &err);
+  EXPECT_FALSE(compiled);  // a data plane NACKs and does not swap
+  ASSERT_TRUE(store.get());
+  EXPECT_EQ(store.get()->version, 7u);
+  EXPECT_GE(store.configAgeSeconds(), 0);
+}
+
+}  // namespace
+}  // namespace finops::dp
