@@ -32,13 +32,13 @@ void Subscriber::run() {
   args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
-  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
   args.SetMaxReceiveMessageSize(64 * 1024 * 1024);
   auto channel = grpc::CreateCustomChannel(target_, grpc::InsecureChannelCredentials(), args);
   auto stub = finops::v1::ConfigService::NewStub(channel);
   std::mt19937 rng(std::random_device{}());
   auto backoff = std::chrono::milliseconds(100);
-  const auto maxBackoff = std::chrono::milliseconds(5000);
+  const auto maxBackoff = std::chrono::milliseconds(1000);
   bool warnedDown = false;
 
   for (;;) {
@@ -48,6 +48,9 @@ void Subscriber::run() {
       if (stopping_) return;
       activeCall_ = &ctx;
     }
+    // Wait for the channel to connect (it retries on its own short backoff) instead of
+    // failing fast, so a restarted control plane is picked up as soon as it listens.
+    ctx.set_wait_for_ready(true);
     auto stream = stub->StreamConfig(&ctx);
     finops::v1::DataPlaneMessage hello;
     hello.mutable_hello()->set_node_id(nodeId_);

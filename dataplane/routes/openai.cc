@@ -307,6 +307,27 @@ net::awaitable<void> handleProxy(Exchange& ex, Endpoint endpoint) {
 }
 
 namespace {
+std::string percentDecode(std::string_view in) {
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::string out;
+  out.reserve(in.size());
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (in[i] == '%' && i + 2 < in.size() &&
+        hex(in[i + 1]) >= 0 && hex(in[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(hex(in[i + 1]) * 16 + hex(in[i + 2])));
+      i += 2;
+    } else {
+      out.push_back(in[i]);
+    }
+  }
+  return out;
+}
+
 std::string modelObject(std::string_view id, std::string_view owner) {
   json m = json::object();
   m["id"] = id;
@@ -328,7 +349,9 @@ net::awaitable<void> handleListModels(Exchange& ex) {
   co_await sendJson(ex, 200, std::move(body));
 }
 
-net::awaitable<void> handleGetModel(Exchange& ex, std::string_view id) {
+net::awaitable<void> handleGetModel(Exchange& ex, std::string_view rawId) {
+  // SDKs percent-encode the '/' of "provider/model" in the path.
+  std::string id = percentDecode(rawId);
   auto ref = splitModel(id);
   const ProviderRoute* route = ref ? ex.config->provider(ref->provider) : nullptr;
   if (route) {
@@ -346,7 +369,7 @@ net::awaitable<void> handleGetModel(Exchange& ex, std::string_view id) {
     }
   }
   co_await sendError(ex, apiError(404, "invalid_request_error", "model_not_found",
-                                  "The model '" + std::string(id) + "' does not exist", "model"));
+                                  "The model '" + id + "' does not exist", "model"));
 }
 
 }  // namespace finops::dp

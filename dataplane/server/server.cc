@@ -39,18 +39,20 @@ std::string newRequestId() {
   return id;
 }
 
-// The key from Authorization: Bearer, x-api-key or x-bf-vk (in that order).
-std::string_view presentedKey(const http::request<http::string_body>& req) {
-  if (auto auth = req[http::field::authorization]; !auth.empty()) {
-    if (auth.size() > 7 && beast::iequals(auth.substr(0, 7), "bearer ")) {
-      auto k = auth.substr(7);
-      while (!k.empty() && k.front() == ' ') k.remove_prefix(1);
-      return k;
-    }
+// The keys a client presented, in order of precedence: x-bf-vk (set on purpose for the
+// gateway), Authorization: Bearer (where the OpenAI SDK puts its apiKey), x-api-key (where
+// the Anthropic SDK 0.x puts it).
+std::array<std::string_view, 3> presentedKeys(const http::request<http::string_body>& req) {
+  std::array<std::string_view, 3> keys;
+  keys[0] = req["x-bf-vk"];
+  if (auto auth = req[http::field::authorization];
+      auth.size() > 7 && beast::iequals(auth.substr(0, 7), "bearer ")) {
+    auto k = auth.substr(7);
+    while (!k.empty() && k.front() == ' ') k.remove_prefix(1);
+    keys[1] = k;
   }
-  if (auto k = req["x-api-key"]; !k.empty()) return k;
-  if (auto k = req["x-bf-vk"]; !k.empty()) return k;
-  return {};
+  keys[2] = req["x-api-key"];
+  return keys;
 }
 
 enum class Route { kNone, kHealthz, kReadyz, kModels, kModel, kChat, kCompletions, kEmbeddings };
@@ -137,10 +139,16 @@ net::awaitable<void> dispatch(Exchange& ex, ConfigStore& store) {
                                     "the gateway has not received its configuration yet", ""));
     co_return;
   }
-  std::string_view key = presentedKey(ex.req);
-  if (!key.empty()) ex.key = ex.config->findKey(key);
+  // The first presented key the config knows wins (a client may send a placeholder in one
+  // header and the virtual key in another).
+  bool anyPresented = false;
+  for (std::string_view k : presentedKeys(ex.req)) {
+    if (k.empty()) continue;
+    anyPresented = true;
+    if ((ex.key = ex.config->findKey(k))) break;
+  }
   if (ex.config->enforceKeys && (!ex.key || !ex.key->active)) {
-    std::string msg = key.empty()
+    std::string msg = !anyPresented
                           ? "You didn't provide an API key. Provide your FinOps virtual key in "
                             "the Authorization header (Bearer), x-api-key or x-bf-vk."
                           : (ex.key ? "The virtual key has been revoked." : "Incorrect API key provided.");

@@ -149,6 +149,7 @@ TEST_F(StoreTest, RefusesADatabaseNewerThanTheCode) {
 }
 
 TEST_F(StoreTest, RefusesAnEditedMigration) {
+  std::filesystem::create_directories(std::filesystem::path(path_).parent_path());
   SQLite::Database db(path_, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
   std::vector<EmbeddedMigration> v1 = {{"0001_a.sql", "CREATE TABLE a(x);"}};
   EXPECT_EQ(applyMigrations(db, v1), 1);

@@ -22,7 +22,7 @@ TEST(SseParser, SplitsEventsAcrossAnyPieceSize) {
       "event: message_start\r\ndata: {\"b\":2}\r\n\r\n"
       "data: line1\rdata: line2\r\r"
       "data: [DONE]\n\n";
-  for (size_t piece : {1u, 2u, 3u, 7u, 1000u}) {
+  for (size_t piece : {size_t{1}, size_t{2}, size_t{3}, size_t{7}, size_t{1000}}) {
     auto events = parseAll(input, piece);
     ASSERT_EQ(events.size(), 4u) << "piece " << piece;
     EXPECT_EQ(events[0].data, "{\"a\":1}");

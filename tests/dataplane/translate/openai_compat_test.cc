@@ -56,7 +56,7 @@ TEST(OpenAICompat, StreamRewritesEveryChunkAndEndsWithDone) {
       "data: {\"id\":\"c\",\"model\":\"gpt-4o-mini-2024\",\"choices\":[{\"index\":0,\"delta\":"
       "{\"content\":\"Hi\"},\"finish_reason\":\"stop\"}]}\n\n"
       "data: [DONE]\n\n";
-  for (size_t piece : {1u, 5u, upstream.size()}) {
+  for (size_t piece : {size_t{1}, size_t{5}, upstream.size()}) {
     auto t = chat();
     sse::Parser parser;
     std::string out;

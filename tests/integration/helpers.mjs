@@ -1,0 +1,484 @@
+// Helpers for the whole-process integration tests: start the real binaries, wait for them,
+// run the real finopsctl, clean up (always), and show each process's log tail on failure.
+//
+// Binaries come from $FINOPS_BIN_DIR, else <repo>/build/bin.
+// Each environment gets its own temp dir holding the SQLite db, the admin token file, the
+// finopsctl config dir and one log file per process (<name>.stderr.log / <name>.stdout.log).
+// Set FINOPS_IT_KEEP_TMP=1 to keep temp dirs (they are always kept when a test failed).
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import http from 'node:http';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export { sleep };
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const REPO_ROOT = path.resolve(here, '..', '..');
+export const BIN_DIR = process.env.FINOPS_BIN_DIR
+  ? path.resolve(process.env.FINOPS_BIN_DIR)
+  : path.join(REPO_ROOT, 'build', 'bin');
+
+// `listening on HOST:PORT` inside a log line (plain or JSON): host is a name, IPv4 or [IPv6].
+const LISTEN_RE = /listening on\s+(?:\w+:\/\/)?\[?([A-Za-z0-9.\-]+|[0-9a-fA-F:]+)\]?:(\d+)/;
+
+export const bin = (name) => path.join(BIN_DIR, name);
+
+export function binariesPresent() {
+  return ['finops-controlplane', 'finops-dataplane', 'finopsctl'].every((n) => fs.existsSync(bin(n)));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Every child process we start, so that they die with us whatever happens.
+const live = new Set();
+
+// Loopback traffic must never go through a proxy (gRPC and HTTP clients may honour these).
+const NO_PROXY_ENV = { NO_PROXY: '127.0.0.1,localhost,::1', no_proxy: '127.0.0.1,localhost,::1' };
+
+function killAllSync() {
+  for (const p of live) {
+    try {
+      p.child.kill('SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  }
+}
+process.on('exit', killAllSync);
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, () => {
+    killAllSync();
+    process.exit(130);
+  });
+}
+
+/** A free TCP port on 127.0.0.1 (bind to port 0, read it, close). */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function tailOf(file, lines = 40) {
+  try {
+    const txt = fs.readFileSync(file, 'utf8');
+    const all = txt.split('\n');
+    return all.slice(Math.max(0, all.length - lines - 1)).join('\n');
+  } catch (e) {
+    return `(cannot read ${file}: ${e.message})`;
+  }
+}
+
+/**
+ * A spawned binary. stdout and stderr are teed to files in `dir` and kept in memory, so tests
+ * can wait for log lines (`waitForOutput`) and print the tail on failure.
+ */
+class Proc {
+  constructor(name, file, args, { dir, env = {} } = {}) {
+    this.name = name;
+    this.args = args;
+    this.stdout = '';
+    this.stderr = '';
+    this.stdoutFile = path.join(dir, `${name}.stdout.log`);
+    this.stderrFile = path.join(dir, `${name}.stderr.log`);
+    const header = `\n===== ${new Date().toISOString()} ${file} ${args.join(' ')}\n`;
+    fs.appendFileSync(this.stdoutFile, header);
+    fs.appendFileSync(this.stderrFile, header);
+    this.child = spawn(file, args, {
+      env: { ...process.env, ...NO_PROXY_ENV, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.exited = false;
+    this.exitCode = null;
+    this.exitSignal = null;
+    this.spawnError = null;
+    this.exitPromise = new Promise((resolve) => {
+      this.child.on('error', (err) => {
+        this.spawnError = err;
+        this.exited = true;
+        live.delete(this);
+        resolve();
+      });
+      this.child.on('exit', (code, signal) => {
+        this.exited = true;
+        this.exitCode = code;
+        this.exitSignal = signal;
+        live.delete(this);
+        fs.appendFileSync(this.stderrFile, `\n===== exited code=${code} signal=${signal}\n`);
+        resolve();
+      });
+    });
+    this.child.stdout.on('data', (d) => {
+      this.stdout += d.toString();
+      fs.appendFileSync(this.stdoutFile, d);
+    });
+    this.child.stderr.on('data', (d) => {
+      this.stderr += d.toString();
+      fs.appendFileSync(this.stderrFile, d);
+    });
+    live.add(this);
+  }
+
+  get pid() {
+    return this.child.pid;
+  }
+
+  describeExit() {
+    if (this.spawnError) return `failed to spawn: ${this.spawnError.message}`;
+    return `exited early (code=${this.exitCode} signal=${this.exitSignal})`;
+  }
+
+  /** Resolves with the first match of `re` in stdout+stderr; rejects on timeout or exit. */
+  async waitForOutput(re, timeoutMs = 15000) {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const m = re.exec(this.stderr) || re.exec(this.stdout);
+      if (m) return m;
+      if (this.exited) throw new Error(`${this.name} ${this.describeExit()} before printing ${re}\n${this.tail()}`);
+      if (Date.now() > deadline) throw new Error(`${this.name}: no ${re} within ${timeoutMs} ms\n${this.tail()}`);
+      await sleep(25);
+    }
+  }
+
+  /** Waits up to `ms` for exit; true if it exited. */
+  async waitExit(ms) {
+    if (this.exited) return true;
+    let timer;
+    const res = await Promise.race([
+      this.exitPromise.then(() => true),
+      new Promise((r) => {
+        timer = setTimeout(() => r(false), ms);
+      }),
+    ]);
+    clearTimeout(timer);
+    return res;
+  }
+
+  /** SIGTERM, then SIGKILL after graceMs. Returns {code, signal, graceful}. */
+  async stop(graceMs = 3000) {
+    if (!this.exited) {
+      this.child.kill('SIGTERM');
+      if (!(await this.waitExit(graceMs))) {
+        this.child.kill('SIGKILL');
+        await this.waitExit(5000);
+        return { code: this.exitCode, signal: this.exitSignal, graceful: false };
+      }
+    }
+    return { code: this.exitCode, signal: this.exitSignal, graceful: true };
+  }
+
+  async kill9() {
+    if (!this.exited) {
+      this.child.kill('SIGKILL');
+      await this.waitExit(5000);
+    }
+  }
+
+  tail(lines = 40) {
+    return (
+      `----- ${this.name} (pid ${this.pid}) stderr tail: ${this.stderrFile}\n${tailOf(this.stderrFile, lines)}\n` +
+      `----- ${this.name} stdout tail: ${this.stdoutFile}\n${tailOf(this.stdoutFile, 10)}`
+    );
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Plain HTTP helpers (no SDK).
+
+/**
+ * A raw HTTP request with node:http (full control over bytes, no fetch quirks). Resolves
+ * {status, headers, text, json}. The body may be a string, a Buffer, or an array of Buffers/
+ * strings sent as separate chunks without content-length (chunked transfer encoding).
+ * Write errors after the server answered (it may answer 413 before reading everything) are
+ * ignored.
+ */
+export function rawRequest(baseUrl, { method = 'GET', path: p = '/', headers = {}, body, timeoutMs = 10000 } = {}) {
+  return new Promise((resolve, reject) => {
+    const u = new URL(p, baseUrl);
+    const chunked = Array.isArray(body);
+    const hdrs = { ...headers };
+    if (body !== undefined && !chunked) hdrs['content-length'] = Buffer.byteLength(body);
+    const req = http.request(
+      { method, hostname: u.hostname, port: u.port, path: u.pathname + u.search, headers: hdrs, agent: false },
+      (res) => {
+        const parts = [];
+        res.on('data', (d) => parts.push(d));
+        res.on('end', () => {
+          const text = Buffer.concat(parts).toString('utf8');
+          let json = null;
+          try {
+            json = JSON.parse(text);
+          } catch {
+            /* not JSON */
+          }
+          resolve({ status: res.statusCode, headers: res.headers, text, json });
+        });
+        res.on('error', reject);
+      },
+    );
+    req.setTimeout(timeoutMs, () => req.destroy(new Error(`timeout after ${timeoutMs} ms: ${method} ${p}`)));
+    let answered = false;
+    req.on('response', () => {
+      answered = true;
+    });
+    req.on('error', (err) => {
+      if (!answered) reject(err);
+    });
+    if (body === undefined) {
+      req.end();
+    } else if (chunked) {
+      (async () => {
+        for (const c of body) {
+          if (answered || req.destroyed) break;
+          req.write(c);
+          await sleep(1);
+        }
+        if (!req.destroyed) req.end();
+      })();
+    } else {
+      req.end(body);
+    }
+  });
+}
+
+/** GET /readyz: {status, json}. Never throws (status 0 on connection error). */
+export async function readyz(dpUrl) {
+  try {
+    const r = await rawRequest(dpUrl, { path: '/readyz', timeoutMs: 2000 });
+    return { status: r.status, json: r.json };
+  } catch (e) {
+    return { status: 0, json: null, error: e.message };
+  }
+}
+
+/** Polls `fn` every `intervalMs` until it returns a truthy value; returns {value, ms}. */
+export async function pollUntil(fn, { timeoutMs = 5000, intervalMs = 50, what = 'condition' } = {}) {
+  const t0 = performance.now();
+  let last;
+  for (;;) {
+    last = await fn();
+    if (last) return { value: last, ms: performance.now() - t0 };
+    if (performance.now() - t0 > timeoutMs) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    }
+    await sleep(intervalMs);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// finopsctl
+
+/**
+ * Runs the real finopsctl (asynchronously: the mock upstream lives in this process, so the event
+ * loop must keep running). Returns {code, signal, stdout, stderr, json} where json is stdout
+ * parsed as JSON, or null.
+ */
+export function runCtl(args, { env = {}, input, timeoutMs = 20000 } = {}) {
+  return new Promise((resolve) => {
+    const baseEnv = { ...process.env };
+    delete baseEnv.FINOPS_ADDR;
+    delete baseEnv.FINOPS_TOKEN;
+    const child = spawn(bin('finopsctl'), args, {
+      env: { ...baseEnv, ...NO_PROXY_ENV, ...env },
+      stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    if (input !== undefined) child.stdin.end(input);
+    const done = (code, signal, spawnErr) => {
+      clearTimeout(timer);
+      let json = null;
+      try {
+        json = JSON.parse(stdout);
+      } catch {
+        /* not JSON */
+      }
+      if (spawnErr) stderr += `\n(spawn error: ${spawnErr.message})`;
+      resolve({ code, signal, stdout, stderr, json, args });
+    };
+    child.on('error', (err) => done(null, null, err));
+    child.on('close', (code, signal) => done(code, signal));
+  });
+}
+
+/** Human-readable summary of a ctl result, for assertion messages. */
+export function showCtl(r) {
+  return `finopsctl ${r.args.join(' ')} -> code=${r.code} signal=${r.signal}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// An environment: one temp dir, a control plane, optionally a data plane.
+
+export class FinopsEnv {
+  constructor(label = 'env') {
+    this.label = label;
+    this.dir = fs.mkdtempSync(path.join(os.tmpdir(), `finops-it-${label}-`));
+    this.cpDir = path.join(this.dir, 'cp');
+    this.dbPath = path.join(this.cpDir, 'finops.db');
+    this.tokenFile = path.join(this.cpDir, 'admin-token');
+    this.xdg = path.join(this.dir, 'xdg');
+    fs.mkdirSync(this.xdg, { recursive: true });
+    this.procs = []; // every Proc ever started here (for log dumps)
+    this.cp = null;
+    this.dp = null;
+    this.cpAddr = null;
+    this.dpUrl = null;
+    this.token = null;
+    this.failed = false;
+    this.cpStarts = 0;
+    this.dpStarts = 0;
+  }
+
+  /**
+   * Starts finops-controlplane. Port 0 unless `port` is given (a restart reuses the real port).
+   * Resolves once `finopsctl whoami` succeeds with the admin token.
+   */
+  async startControlPlane({ port = 0, waitReady = true } = {}) {
+    this.cpStarts += 1;
+    const name = `controlplane-${this.cpStarts}`;
+    const args = ['--db', this.dbPath, '--listen', `127.0.0.1:${port}`, '--admin-token-file', this.tokenFile];
+    const proc = new Proc(name, bin('finops-controlplane'), args, { dir: this.dir });
+    this.procs.push(proc);
+    this.cp = proc;
+    const m = await proc.waitForOutput(LISTEN_RE, 20000);
+    const realPort = Number(m[2]);
+    if (port !== 0 && realPort !== port) {
+      throw new Error(`${name} says it listens on port ${realPort}, asked for ${port}`);
+    }
+    if (realPort === 0) throw new Error(`${name} printed port 0 in its "listening on" line:\n${proc.tail()}`);
+    this.cpPort = realPort;
+    this.cpAddr = `127.0.0.1:${realPort}`;
+    if (waitReady) await this.waitControlPlaneReady(proc);
+    return proc;
+  }
+
+  /** Polls `finopsctl whoami` until it exits 0 (reads the token file first). */
+  async waitControlPlaneReady(proc = this.cp, timeoutMs = 15000) {
+    const deadline = Date.now() + timeoutMs;
+    let last = null;
+    for (;;) {
+      if (proc.exited) throw new Error(`${proc.name} ${proc.describeExit()}\n${proc.tail()}`);
+      if (!this.token && fs.existsSync(this.tokenFile)) {
+        const t = fs.readFileSync(this.tokenFile, 'utf8').trim();
+        if (t) this.token = t;
+      }
+      if (this.token) {
+        last = await this.ctl(['whoami', '--timeout', '2']);
+        if (last.code === 0) return;
+      }
+      if (Date.now() > deadline) {
+        throw new Error(
+          `control plane not ready after ${timeoutMs} ms (token file ${fs.existsSync(this.tokenFile) ? 'present' : 'missing'})` +
+            (last ? `\nlast whoami: ${showCtl(last)}` : '') +
+            `\n${proc.tail()}`,
+        );
+      }
+      await sleep(100);
+    }
+  }
+
+  /**
+   * Starts finops-dataplane against this environment's control plane on 127.0.0.1:0 and waits
+   * for /readyz 200.
+   */
+  async startDataPlane({ nodeId = 'it-dp-1', maxBodyBytes, threads = 2, extraArgs = [], waitReady = true } = {}) {
+    this.dpStarts += 1;
+    const name = `dataplane-${this.dpStarts}`;
+    const args = ['--control-plane', this.cpAddr, '--listen', '127.0.0.1:0', '--threads', String(threads), '--node-id', nodeId, '--drain-timeout', '2'];
+    if (maxBodyBytes !== undefined) args.push('--max-body-bytes', String(maxBodyBytes));
+    args.push(...extraArgs);
+    const proc = new Proc(name, bin('finops-dataplane'), args, { dir: this.dir });
+    this.procs.push(proc);
+    this.dp = proc;
+    this.nodeId = nodeId;
+    const m = await proc.waitForOutput(LISTEN_RE, 20000);
+    const realPort = Number(m[2]);
+    if (realPort === 0) throw new Error(`${name} printed port 0 in its "listening on" line:\n${proc.tail()}`);
+    this.dpPort = realPort;
+    this.dpUrl = `http://127.0.0.1:${realPort}`;
+    if (waitReady) {
+      const deadline = Date.now() + 15000;
+      let last;
+      for (;;) {
+        if (proc.exited) throw new Error(`${name} ${proc.describeExit()}\n${proc.tail()}`);
+        last = await readyz(this.dpUrl);
+        if (last.status === 200) break;
+        if (Date.now() > deadline) {
+          throw new Error(`${name}: /readyz not 200 after 15 s (last: ${last.status} ${JSON.stringify(last.json)})\n${proc.tail()}`);
+        }
+        await sleep(50);
+      }
+    }
+    return proc;
+  }
+
+  /** finopsctl against this environment (FINOPS_ADDR/FINOPS_TOKEN set, private config dir). */
+  ctl(args, { env = {}, input, timeoutMs, token, addr } = {}) {
+    const e = {
+      XDG_CONFIG_HOME: this.xdg,
+      HOME: this.dir,
+      ...(addr ?? this.cpAddr ? { FINOPS_ADDR: addr ?? this.cpAddr } : {}),
+      ...(token ?? this.token ? { FINOPS_TOKEN: token ?? this.token } : {}),
+      ...env,
+    };
+    return runCtl(args, { env: e, input, timeoutMs });
+  }
+
+  /** finopsctl that must exit 0; returns parsed json (when -o json) or the result. */
+  async ctlOk(args, opts) {
+    const r = await this.ctl(args, opts);
+    if (r.code !== 0) throw new Error(`expected exit 0:\n${showCtl(r)}`);
+    return r;
+  }
+
+  dumpLogs(why = '') {
+    this.failed = true;
+    const out = [`\n######## FinOps process logs (${this.label}) ${why ? `after failure in: ${why}` : ''}`, `temp dir: ${this.dir}`];
+    for (const p of this.procs) out.push(p.tail());
+    console.error(out.join('\n'));
+  }
+
+  /** Stops every process (SIGTERM, then SIGKILL) and removes the temp dir unless a test failed. */
+  async cleanup() {
+    for (const p of this.procs) {
+      try {
+        await p.stop(3000);
+      } catch {
+        /* ignore */
+      }
+    }
+    if (this.failed || process.env.FINOPS_IT_KEEP_TMP) {
+      console.error(`(kept temp dir ${this.dir})`);
+    } else {
+      fs.rmSync(this.dir, { recursive: true, force: true });
+    }
+  }
+}
+
+/**
+ * Wraps a test body so that, if it throws, the environment's process logs are printed.
+ * Usage: test('name', logged(env, async (t) => { ... }))
+ */
+export function logged(getEnv, fn) {
+  return async (t) => {
+    try {
+      await fn(t);
+    } catch (err) {
+      const envs = [].concat(typeof getEnv === 'function' ? getEnv() : getEnv).filter(Boolean);
+      for (const e of envs) e.dumpLogs(t.name);
+      throw err;
+    }
+  };
+}
