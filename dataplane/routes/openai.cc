@@ -95,30 +95,30 @@ ApiError upstreamFailure(const beast::error_code& ec, const ProviderRoute& route
 }  // namespace
 
 net::awaitable<void> handleProxy(Exchange& ex, Endpoint endpoint) {
-  // Parse and validate the body.
-  json body = json::parse(ex.req.body(), nullptr, false);
-  if (body.is_discarded()) {
-    co_await sendError(ex, badRequest("We could not parse the JSON body of your request. (HINT: "
-                                      "This likely means you aren't using your HTTP library "
-                                      "correctly. The OpenAI API expects a JSON payload, but what "
-                                      "was sent was not valid JSON or not valid UTF-8.)"));
+  // Validate the body without building a DOM; note where "model" and "stream" are.
+  std::string_view bodyText = ex.req.body();
+  json_scan::Result scan = json_scan::scan(bodyText);
+  if (!scan.ok) {
+    co_await sendError(ex, badRequest("We could not parse the JSON body of your request (" +
+                                      scan.error +
+                                      "). The API expects a JSON object in UTF-8 as the body."));
     co_return;
   }
-  if (!body.is_object()) {
+  if (!scan.isObject) {
     co_await sendError(ex, badRequest("The request body must be a JSON object."));
     co_return;
   }
-  auto modelIt = body.find("model");
-  if (modelIt == body.end() || modelIt->is_null()) {
+  const json_scan::Member* modelMember = scan.find("model");
+  if (!modelMember || modelMember->kind == 'z') {
     co_await sendError(ex, badRequest("you must provide a model parameter", "model"));
     co_return;
   }
-  if (!modelIt->is_string()) {
+  if (modelMember->kind != 's') {
     co_await sendError(ex, badRequest("Invalid type for 'model': expected a string.", "model",
                                       "invalid_type"));
     co_return;
   }
-  std::string model = modelIt->get<std::string>();
+  std::string model = json_scan::stringValue(bodyText, *modelMember);
   ex.model = model;
   auto ref = splitModel(model);
   if (!ref) {
@@ -139,8 +139,8 @@ net::awaitable<void> handleProxy(Exchange& ex, Endpoint endpoint) {
     co_return;
   }
   ex.provider = route->name;
-  bool stream = false;
-  if (auto s = body.find("stream"); s != body.end() && s->is_boolean()) stream = s->get<bool>();
+  const json_scan::Member* streamMember = scan.find("stream");
+  bool stream = streamMember && streamMember->kind == 't';
 
   auto translator = makeTranslator(endpoint, route->type, model);
   if (!translator) {
@@ -150,7 +150,7 @@ net::awaitable<void> handleProxy(Exchange& ex, Endpoint endpoint) {
     co_return;
   }
   UpstreamCall call;
-  if (auto err = translator->buildRequest(std::move(body), upstreamModel, call)) {
+  if (auto err = translator->buildRequest(ClientRequest{bodyText, scan}, upstreamModel, call)) {
     co_await sendError(ex, *err);
     co_return;
   }

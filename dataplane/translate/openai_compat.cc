@@ -9,26 +9,27 @@ using nlohmann::json;
 
 class OpenAICompatTranslator final : public Translator {
  public:
-  OpenAICompatTranslator(Endpoint endpoint, std::string clientModel)
-      : endpoint_(endpoint), clientModel_(std::move(clientModel)) {}
+  OpenAICompatTranslator(Endpoint endpoint, std::string_view clientModel) : endpoint_(endpoint) {
+    json_scan::appendString(clientModelJson_, clientModel);
+  }
 
-  std::optional<ApiError> buildRequest(json request, std::string_view upstreamModel,
+  std::optional<ApiError> buildRequest(const ClientRequest& request, std::string_view upstreamModel,
                                        UpstreamCall& out) override {
-    request["model"] = upstreamModel;
     switch (endpoint_) {
       case Endpoint::kChatCompletions: out.path = "/chat/completions"; break;
       case Endpoint::kCompletions: out.path = "/completions"; break;
       case Endpoint::kEmbeddings: out.path = "/embeddings"; break;
     }
-    out.body = request.dump(-1, ' ', false, json::error_handler_t::replace);
+    const json_scan::Member* model = request.scan.find("model");
+    if (!model) return apiError(400, "invalid_request_error", "", "you must provide a model parameter", "model");
+    std::string replacement;
+    json_scan::appendString(replacement, upstreamModel);
+    out.body = json_scan::splice(request.body, *model, replacement);
     return std::nullopt;
   }
 
   std::string translateResponse(std::string_view upstreamBody) override {
-    json j = json::parse(upstreamBody, nullptr, false);
-    if (!j.is_object()) return std::string(upstreamBody);
-    if (j.contains("model")) j["model"] = clientModel_;
-    return j.dump(-1, ' ', false, json::error_handler_t::replace);
+    return withClientModel(upstreamBody, nullptr);
   }
 
   void onStreamEvent(const sse::Event& event, std::string& out) override {
@@ -38,18 +39,11 @@ class OpenAICompatTranslator final : public Translator {
       out.append("data: [DONE]\n\n");
       return;
     }
-    json j = json::parse(event.data, nullptr, false);
-    if (j.is_object()) {
-      if (j.contains("error")) sawError_ = true;
-      if (j.contains("model")) j["model"] = clientModel_;
-      out.append("data: ");
-      out.append(j.dump(-1, ' ', false, json::error_handler_t::replace));
-      out.append("\n\n");
-      return;
-    }
-    // Not JSON: pass it on unchanged rather than lose it.
+    bool isError = false;
+    std::string data = withClientModel(event.data, &isError);
+    if (isError) sawError_ = true;
     out.append("data: ");
-    for (char c : event.data) {
+    for (char c : data) {
       if (c == '\n') out.append("\ndata: ");
       else out.push_back(c);
     }
@@ -63,8 +57,19 @@ class OpenAICompatTranslator final : public Translator {
   }
 
  private:
+  // `body` with its top-level "model" replaced by the client's model id; unchanged when it
+  // is not a JSON object with a model.
+  std::string withClientModel(std::string_view body, bool* isError) {
+    auto scan = json_scan::scan(body);
+    if (!scan.ok || !scan.isObject) return std::string(body);
+    if (isError && scan.find("error")) *isError = true;
+    const json_scan::Member* model = scan.find("model");
+    if (!model) return std::string(body);
+    return json_scan::splice(body, *model, clientModelJson_);
+  }
+
   Endpoint endpoint_;
-  std::string clientModel_;
+  std::string clientModelJson_;
   bool done_ = false;
   bool sawError_ = false;
 };
@@ -75,7 +80,7 @@ std::unique_ptr<Translator> makeTranslator(Endpoint endpoint, finops::v1::Provid
                                            std::string clientModel) {
   switch (type) {
     case finops::v1::PROVIDER_TYPE_OPENAI_COMPATIBLE:
-      return std::make_unique<OpenAICompatTranslator>(endpoint, std::move(clientModel));
+      return std::make_unique<OpenAICompatTranslator>(endpoint, clientModel);
     default:
       return nullptr;
   }

@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 
+#include "dataplane/schema/json_scan.h"
 #include "dataplane/sse/parser.h"
 #include "finops/v1/config.pb.h"
 
@@ -35,6 +36,12 @@ inline ApiError apiError(int status, std::string type, std::string code, std::st
   return ApiError{status, std::move(type), std::move(code), std::move(message), std::move(param)};
 }
 
+// The client's request body: validated JSON and the positions of its top-level members.
+struct ClientRequest {
+  std::string_view body;
+  const json_scan::Result& scan;
+};
+
 struct UpstreamCall {
   std::string path;  // appended to the provider's base path, e.g. "/chat/completions"
   std::string body;  // JSON
@@ -44,9 +51,9 @@ class Translator {
  public:
   virtual ~Translator() = default;
 
-  // Builds the upstream call from the client's parsed request (owned by the translator from
-  // here on) and the model name the upstream knows.
-  virtual std::optional<ApiError> buildRequest(nlohmann::json request,
+  // Builds the upstream call from the client's request (not modified; a translator that
+  // needs a DOM parses request.body itself) and the model name the upstream knows.
+  virtual std::optional<ApiError> buildRequest(const ClientRequest& request,
                                                std::string_view upstreamModel,
                                                UpstreamCall& out) = 0;
 

@@ -18,10 +18,13 @@ TEST(OpenAICompat, RequestGetsTheUpstreamModelAndKeepsEverythingElse) {
   auto t = chat();
   UpstreamCall call;
   json req = {{"model", "openai/gpt-4o-mini"},
-              {"messages", {{{"role", "user"}, {"content", "hi"}}}},
+              {"messages", {{{"role", "user"}, {"content", "hi \u00e9"}}}},
               {"temperature", 0.5},
               {"stream", true}};
-  ASSERT_FALSE(t->buildRequest(req, "gpt-4o-mini", call));
+  std::string text = req.dump();
+  auto scan = json_scan::scan(text);
+  ASSERT_TRUE(scan.ok);
+  ASSERT_FALSE(t->buildRequest(ClientRequest{text, scan}, "gpt-4o-mini", call));
   EXPECT_EQ(call.path, "/chat/completions");
   json sent = json::parse(call.body);
   EXPECT_EQ(sent["model"], "gpt-4o-mini");
@@ -32,11 +35,14 @@ TEST(OpenAICompat, RequestGetsTheUpstreamModelAndKeepsEverythingElse) {
 
 TEST(OpenAICompat, EndpointPaths) {
   UpstreamCall call;
+  std::string text = R"({"model":"x/y","input":"a"})";
+  auto scan = json_scan::scan(text);
   makeTranslator(Endpoint::kEmbeddings, finops::v1::PROVIDER_TYPE_OPENAI_COMPATIBLE, "x/y")
-      ->buildRequest(json{{"model", "x/y"}}, "y", call);
+      ->buildRequest(ClientRequest{text, scan}, "y\"q", call);
   EXPECT_EQ(call.path, "/embeddings");
+  EXPECT_EQ(call.body, R"({"model":"y\"q","input":"a"})");
   makeTranslator(Endpoint::kCompletions, finops::v1::PROVIDER_TYPE_OPENAI_COMPATIBLE, "x/y")
-      ->buildRequest(json{{"model", "x/y"}}, "y", call);
+      ->buildRequest(ClientRequest{text, scan}, "y", call);
   EXPECT_EQ(call.path, "/completions");
 }
 
