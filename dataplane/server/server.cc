@@ -238,7 +238,16 @@ net::awaitable<void> session(tcp::socket socket, upstream::Pool& pool, ConfigSto
     parser.header_limit(static_cast<uint32_t>(opt.maxHeaderBytes));
     parser.body_limit(opt.maxBodyBytes);
     stream.expires_after(opt.idleTimeout);
-    co_await http::async_read(stream, buffer, parser, redirect_error(use_awaitable, ec));
+    co_await http::async_read_header(stream, buffer, parser, redirect_error(use_awaitable, ec));
+    if (!ec && !parser.is_done()) {
+      // curl and others wait for "100 Continue" before sending a large body.
+      if (beast::iequals(parser.get()[http::field::expect], "100-continue")) {
+        static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+        co_await net::async_write(stream, net::buffer(kContinue.data(), kContinue.size()),
+                                  redirect_error(use_awaitable, ec));
+      }
+      if (!ec) co_await http::async_read(stream, buffer, parser, redirect_error(use_awaitable, ec));
+    }
     if (ec) {
       if (!isQuietDisconnect(ec)) {
         co_await sendParseError(stream, buffer, pool, ec);
