@@ -391,12 +391,13 @@ export class FinopsEnv {
 
   /**
    * Starts finops-dataplane against this environment's control plane on 127.0.0.1:0 and waits
-   * for /readyz 200.
+   * for /readyz 200. The returned Proc also carries `port` and `url` (http://127.0.0.1:PORT),
+   * so several data planes can run in one environment (env.dp / env.dpUrl are the last one).
    */
-  async startDataPlane({ nodeId = 'it-dp-1', maxBodyBytes, threads = 2, extraArgs = [], waitReady = true } = {}) {
+  async startDataPlane({ nodeId = 'it-dp-1', maxBodyBytes, threads = 2, drainTimeout = 2, extraArgs = [], waitReady = true } = {}) {
     this.dpStarts += 1;
     const name = `dataplane-${this.dpStarts}`;
-    const args = ['--control-plane', this.cpAddr, '--listen', '127.0.0.1:0', '--threads', String(threads), '--node-id', nodeId, '--drain-timeout', '2'];
+    const args = ['--control-plane', this.cpAddr, '--listen', '127.0.0.1:0', '--threads', String(threads), '--node-id', nodeId, '--drain-timeout', String(drainTimeout)];
     if (maxBodyBytes !== undefined) args.push('--max-body-bytes', String(maxBodyBytes));
     args.push(...extraArgs);
     const proc = new Proc(name, bin('finops-dataplane'), args, { dir: this.dir });
@@ -408,6 +409,9 @@ export class FinopsEnv {
     if (realPort === 0) throw new Error(`${name} printed port 0 in its "listening on" line:\n${proc.tail()}`);
     this.dpPort = realPort;
     this.dpUrl = `http://127.0.0.1:${realPort}`;
+    proc.port = realPort;
+    proc.url = this.dpUrl;
+    proc.nodeId = nodeId;
     if (waitReady) {
       const deadline = Date.now() + 15000;
       let last;
