@@ -1,5 +1,7 @@
 #include "cli/connection.h"
 
+#include "common/process.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -39,18 +41,11 @@ void resolveConnection(GlobalOptions& g) {
 }
 
 void writeConfigFile(const std::string& path, const std::string& addr, const std::string& token) {
-  auto parent = std::filesystem::path(path).parent_path();
-  if (!parent.empty()) std::filesystem::create_directories(parent);
   YAML::Emitter out;
   out << YAML::BeginMap << YAML::Key << "addr" << YAML::Value << addr << YAML::Key << "token"
       << YAML::Value << token << YAML::EndMap;
-  std::string text = std::string(out.c_str()) + "\n";
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) throw CliError(kExitError, "cannot write " + path);
-  ::fchmod(fd, 0600);
-  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
-  ::close(fd);
-  if (!ok) throw CliError(kExitError, "cannot write " + path);
+  if (!writePrivateFile(path, std::string(out.c_str()) + "\n"))
+    throw CliError(kExitError, "cannot write " + path);
 }
 
 Client::Client(const GlobalOptions& g) : g_(g) {

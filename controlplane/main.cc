@@ -14,6 +14,7 @@
 #include <string>
 
 #include "common/log.h"
+#include "common/process.h"
 #include "controlplane/grpc/admin_service.h"
 #include "controlplane/grpc/config_service.h"
 #include "controlplane/store/store.h"
@@ -66,18 +67,6 @@ bool parseArgs(int argc, char** argv, Options& o) {
   return true;
 }
 
-bool writeTokenFile(const std::string& path, const std::string& token) {
-  auto parent = std::filesystem::path(path).parent_path();
-  if (!parent.empty()) std::filesystem::create_directories(parent);
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return false;
-  ::fchmod(fd, 0600);
-  std::string line = token + "\n";
-  bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
-  ::close(fd);
-  return ok;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -92,19 +81,14 @@ int main(int argc, char** argv) {
     opt.adminTokenFile = (parent.empty() ? std::filesystem::path(".") : parent) / "admin-token";
   }
 
-  // Block termination signals in every thread; main waits for them with sigwait.
-  sigset_t sigs;
-  sigemptyset(&sigs);
-  sigaddset(&sigs, SIGTERM);
-  sigaddset(&sigs, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  // Block termination signals in every thread; main waits for them.
+  sigset_t sigs = blockTerminationSignals();
 
   std::unique_ptr<cp::Store> store;
   try {
     store = std::make_unique<cp::Store>(opt.db);
     if (auto token = store->ensureInitialAdminToken()) {
-      if (!writeTokenFile(opt.adminTokenFile, *token)) {
+      if (!writePrivateFile(opt.adminTokenFile, *token + "\n")) {
         log::error("cannot write admin token file", {{"path", opt.adminTokenFile}});
         return 1;
       }
@@ -149,8 +133,7 @@ int main(int argc, char** argv) {
   log::info("listening on " + host + ":" + std::to_string(port),
             {{"db", opt.db}, {"config_version", store->configVersion()}});
 
-  int sig = 0;
-  sigwait(&sigs, &sig);
+  int sig = waitForSignal(sigs);
   log::info("shutting down", {{"signal", sig}});
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   server->Wait();

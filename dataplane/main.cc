@@ -9,6 +9,7 @@
 
 #include "common/crypto.h"
 #include "common/log.h"
+#include "common/process.h"
 #include "dataplane/config/subscriber.h"
 #include "dataplane/server/server.h"
 
@@ -126,12 +127,7 @@ int main(int argc, char** argv) {
     ::gethostname(host, sizeof host - 1);
     opt.nodeId = std::string(host) + "-" + std::to_string(::getpid());
   }
-  sigset_t sigs;
-  sigemptyset(&sigs);
-  sigaddset(&sigs, SIGTERM);
-  sigaddset(&sigs, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  sigset_t sigs = blockTerminationSignals();
 
   dp::ConfigStore config;
   dp::Subscriber subscriber(opt.controlPlane, opt.nodeId, config);
@@ -150,8 +146,7 @@ int main(int argc, char** argv) {
   log::info("listening on " + shownHost + ":" + std::to_string(server.port()),
             {{"control_plane", opt.controlPlane}, {"node_id", opt.nodeId}});
 
-  int sig = 0;
-  sigwait(&sigs, &sig);
+  int sig = waitForSignal(sigs);
   log::info("draining", {{"signal", sig}, {"deadline_seconds", opt.drainTimeoutSeconds}});
   server.drainAndStop(std::chrono::seconds(opt.drainTimeoutSeconds));
   subscriber.stop();
