@@ -30,7 +30,7 @@ build_pkgs=(
   libgtest-dev libgmock-dev googletest
   curl ca-certificates
 )
-test_pkgs=(wrk)
+test_pkgs=(wrk openssl)
 
 is_installed() {
   [[ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null || true)" == "installed" ]]
