@@ -3,6 +3,7 @@
 // ignores comment lines, joins multi-line data with '\n'. Not thread-safe.
 #pragma once
 
+#include <algorithm>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -19,26 +20,35 @@ class Parser {
   // Calls `onEvent` for every complete event in `chunk`.
   template <typename F>
   void feed(std::string_view chunk, F&& onEvent) {
-    for (char c : chunk) {
+    size_t i = 0;
+    const size_t n = chunk.size();
+    while (i < n) {
       if (skipLf_) {
         skipLf_ = false;
-        if (c == '\n') continue;
-      }
-      if (c == '\r' || c == '\n') {
-        skipLf_ = (c == '\r');
-        if (line_.empty()) {
-          if (hasData_ || !current_.event.empty()) {
-            onEvent(current_);
-          }
-          current_ = Event{};
-          hasData_ = false;
-        } else {
-          processLine();
-          line_.clear();
+        if (chunk[i] == '\n') {
+          ++i;
+          continue;
         }
+      }
+      // Copy up to the next line end in one go.
+      size_t end = i;
+      while (end < n && chunk[end] != '\n' && chunk[end] != '\r') ++end;
+      if (end > i) {
+        size_t take = std::min(end - i, kMaxLine > line_.size() ? kMaxLine - line_.size() : 0);
+        if (take < end - i) overflow_ = true;
+        line_.append(chunk.data() + i, take);
+      }
+      if (end == n) break;
+      skipLf_ = chunk[end] == '\r';
+      i = end + 1;
+      if (line_.empty()) {
+        if (hasData_ || !current_.event.empty()) onEvent(current_);
+        current_.event.clear();
+        current_.data.clear();
+        hasData_ = false;
       } else {
-        if (line_.size() < kMaxLine) line_.push_back(c);
-        else overflow_ = true;
+        processLine();
+        line_.clear();
       }
     }
   }

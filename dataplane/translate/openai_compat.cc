@@ -7,6 +7,17 @@ namespace {
 
 using nlohmann::json;
 
+// Appends `data` as one SSE event (a "data:" line per line of data).
+void appendDataEvent(std::string& out, std::string_view data) {
+  out.append("data: ");
+  for (size_t nl; (nl = data.find('\n')) != std::string_view::npos; data.remove_prefix(nl + 1)) {
+    out.append(data.substr(0, nl));
+    out.append("\ndata: ");
+  }
+  out.append(data);
+  out.append("\n\n");
+}
+
 class OpenAICompatTranslator final : public Translator {
  public:
   OpenAICompatTranslator(Endpoint endpoint, std::string_view clientModel) : endpoint_(endpoint) {
@@ -42,12 +53,7 @@ class OpenAICompatTranslator final : public Translator {
     bool isError = false;
     std::string data = withClientModel(event.data, &isError);
     if (isError) sawError_ = true;
-    out.append("data: ");
-    for (char c : data) {
-      if (c == '\n') out.append("\ndata: ");
-      else out.push_back(c);
-    }
-    out.append("\n\n");
+    appendDataEvent(out, data);
   }
 
   bool onStreamEnd(std::string& out) override {
