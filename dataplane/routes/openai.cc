@@ -120,11 +120,16 @@ net::awaitable<void> handleProxy(Exchange& ex, Endpoint endpoint) {
   }
   std::string model = json_scan::stringValue(bodyText, *modelMember);
   ex.model = model;
+  // "provider/model"; a bare model name may name its provider in x-finops-provider instead
+  // (for clients whose model names cannot change).
   auto ref = splitModel(model);
+  std::string_view headerProvider = ex.req["x-finops-provider"];
+  if (!ref && !headerProvider.empty()) ref = ModelRef{headerProvider, model};
   if (!ref) {
     co_await sendError(ex, badRequest("model '" + model +
                                           "' must be given as provider/model, e.g. "
-                                          "openai/gpt-4o-mini",
+                                          "openai/gpt-4o-mini (or name the provider in the "
+                                          "x-finops-provider header)",
                                       "model", "invalid_value"));
     co_return;
   }

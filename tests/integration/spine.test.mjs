@@ -614,6 +614,11 @@ describe('gateway spine', { timeout: 120000 }, () => {
         .create({ model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 'sdk hdr' }] })
         .catch((e) => e);
       log(`4c: SDK with Authorization: Bearer not-a-virtual-key and ${h}: <vk> -> ${c instanceof Error ? `${c.status} ${c.message}` : '200'}`);
+      if (h === 'x-bf-vk') {
+        // x-bf-vk is checked first: a placeholder apiKey in Authorization must not lock it out.
+        assert.ok(!(c instanceof Error), `x-bf-vk with a placeholder Authorization: ${c}`);
+        assert.equal(c.model, 'openai/gpt-4o-mini');
+      }
     }
     assertNoVirtualKeyUpstream([vk]);
   });
@@ -648,6 +653,25 @@ describe('gateway spine', { timeout: 120000 }, () => {
     assert.equal(up[0].path, '/ollama/v1/chat/completions');
     assert.equal(up[0].body?.model, 'llama3.1:8b');
     assert.equal(up[0].headers.authorization, `Bearer ${OLLAMA_SECRET}`);
+  });
+
+  T('5e. a bare model name routes by the x-finops-provider header', async () => {
+    const vk = need(S.vk, 'virtual key');
+    const mark = mock.mark();
+    const client = sdk(dpV1(), vk, { defaultHeaders: { 'x-finops-provider': 'openai' } });
+    const c = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'bare 5e' }] });
+    assert.equal(c.model, 'gpt-4o-mini');
+    assert.equal(c.choices[0].message.content, 'mock reply to: bare 5e');
+    const up = mock.since(mark);
+    assert.equal(up.length, 1);
+    assert.equal(up[0].body?.model, 'gpt-4o-mini');
+    assert.equal(up[0].headers['x-finops-provider'], undefined, 'the routing header is not forwarded');
+    // Without the header a bare name is the client's mistake: 400, no upstream call.
+    const bare = await sdk(dpV1(), vk).chat.completions
+      .create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x' }] })
+      .catch((e) => e);
+    assert.equal(bare.status, 400);
+    assert.equal(mock.since(mark).length, 1);
   });
 
   T('5c. unknown prefix nope/x -> NotFoundError model_not_found, no upstream call', async () => {
