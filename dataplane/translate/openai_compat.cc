@@ -93,11 +93,14 @@ std::unique_ptr<Translator> makeTranslator(Endpoint endpoint, finops::v1::Provid
 }
 
 std::string errorBody(const ApiError& e) {
-  json j = {{"error",
-             {{"message", e.message},
-              {"type", e.type},
-              {"param", e.param.empty() ? json(nullptr) : json(e.param)},
-              {"code", e.code.empty() ? json(nullptr) : json(e.code)}}}};
+  // OpenAI's field order: message, type, param, code.
+  nlohmann::ordered_json inner;
+  inner["message"] = e.message;
+  inner["type"] = e.type;
+  inner["param"] = e.param.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(e.param);
+  inner["code"] = e.code.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(e.code);
+  nlohmann::ordered_json j;
+  j["error"] = std::move(inner);
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
