@@ -16,6 +16,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 export { sleep };
 
+import assert from 'node:assert/strict';
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const REPO_ROOT = path.resolve(here, '..', '..');
 export const BIN_DIR = process.env.FINOPS_BIN_DIR
@@ -485,4 +486,29 @@ export function logged(getEnv, fn) {
       throw err;
     }
   };
+}
+
+// ---- assertions shared by the test files
+
+export function assertCode(r, code) {
+  assert.equal(r.code, code, `expected exit ${code}\n${showCtl(r)}`);
+  if (code !== 0) assert.match(r.stderr, /^error: /m, `stderr should have a line starting with "error: "\n${showCtl(r)}`);
+}
+
+/** Asserts an OpenAI-shaped error response from the data plane; returns the error object. */
+export function assertErrorShape(r, status, { code, type } = {}) {
+  const ctx = `status=${r.status} headers=${JSON.stringify(r.headers)} body=${r.text.slice(0, 500)}`;
+  assert.equal(r.status, status, ctx);
+  assert.ok(r.headers['x-request-id'], `missing x-request-id; ${ctx}`);
+  assert.match(String(r.headers['content-type']), /^application\/json/, `content-type; ${ctx}`);
+  assert.ok(r.json && typeof r.json === 'object' && r.json.error && typeof r.json.error === 'object', `not {"error":{...}}; ${ctx}`);
+  const e = r.json.error;
+  assert.equal(typeof e.message, 'string', `error.message; ${ctx}`);
+  assert.ok(e.message.length > 0, `empty error.message; ${ctx}`);
+  assert.equal(typeof e.type, 'string', `error.type; ${ctx}`);
+  assert.ok('param' in e, `error.param missing; ${ctx}`);
+  assert.ok('code' in e, `error.code missing; ${ctx}`);
+  if (code !== undefined) assert.equal(e.code, code, `error.code; ${ctx}`);
+  if (type !== undefined) assert.equal(e.type, type, `error.type; ${ctx}`);
+  return e;
 }

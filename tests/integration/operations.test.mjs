@@ -15,7 +15,7 @@ import path from 'node:path';
 import OpenAI from 'openai';
 
 import { startMockOpenAI, mockReplyText } from '../fixtures/mock_openai.mjs';
-import { BIN_DIR, binariesPresent, FinopsEnv, logged, pollUntil, rawRequest, readyz, showCtl } from './helpers.mjs';
+import { BIN_DIR, binariesPresent, FinopsEnv, logged, pollUntil, rawRequest, readyz, showCtl, assertCode, assertErrorShape } from './helpers.mjs';
 
 const log = (...a) => console.log('[operations]', ...a);
 
@@ -25,28 +25,6 @@ function requireBinaries() {
   }
 }
 
-function assertCode(r, code) {
-  assert.equal(r.code, code, `expected exit ${code}\n${showCtl(r)}`);
-  if (code !== 0) assert.match(r.stderr, /^error: /m, `stderr should have a line starting with "error: "\n${showCtl(r)}`);
-}
-
-/** Asserts an OpenAI-shaped error response from the data plane; returns the error object. */
-function assertErrorShape(r, status, { code, type } = {}) {
-  const ctx = `status=${r.status} headers=${JSON.stringify(r.headers)} body=${r.text.slice(0, 500)}`;
-  assert.equal(r.status, status, ctx);
-  assert.ok(r.headers['x-request-id'], `missing x-request-id; ${ctx}`);
-  assert.match(String(r.headers['content-type']), /^application\/json/, `content-type; ${ctx}`);
-  assert.ok(r.json && typeof r.json === 'object' && r.json.error && typeof r.json.error === 'object', `not {"error":{...}}; ${ctx}`);
-  const e = r.json.error;
-  assert.equal(typeof e.message, 'string', `error.message; ${ctx}`);
-  assert.ok(e.message.length > 0, `empty error.message; ${ctx}`);
-  assert.equal(typeof e.type, 'string', `error.type; ${ctx}`);
-  assert.ok('param' in e, `error.param missing; ${ctx}`);
-  assert.ok('code' in e, `error.code missing; ${ctx}`);
-  if (code !== undefined) assert.equal(e.code, code, `error.code; ${ctx}`);
-  if (type !== undefined) assert.equal(e.type, type, `error.type; ${ctx}`);
-  return e;
-}
 
 const chatBody = (model, content = 'hello', extra = {}) =>
   JSON.stringify({ model, messages: [{ role: 'user', content }], ...extra });

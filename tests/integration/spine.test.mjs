@@ -14,19 +14,7 @@ import path from 'node:path';
 import OpenAI from 'openai';
 
 import { startMockOpenAI, mockReplyText, MODEL_SUFFIX, RATE_LIMIT_MESSAGE } from '../fixtures/mock_openai.mjs';
-import {
-  BIN_DIR,
-  binariesPresent,
-  FinopsEnv,
-  freePort,
-  logged,
-  pollUntil,
-  rawRequest,
-  readyz,
-  runCtl,
-  showCtl,
-  sleep,
-} from './helpers.mjs';
+import { BIN_DIR, binariesPresent, FinopsEnv, freePort, logged, pollUntil, rawRequest, readyz, runCtl, showCtl, sleep, assertCode, assertErrorShape } from './helpers.mjs';
 
 const log = (...a) => console.log('[spine]', ...a);
 
@@ -51,28 +39,6 @@ async function expectApiError(promise, Cls) {
   assert.fail(`expected ${Cls.name}, but the call succeeded: ${JSON.stringify(value)?.slice(0, 500)}`);
 }
 
-function assertCode(r, code) {
-  assert.equal(r.code, code, `expected exit ${code}\n${showCtl(r)}`);
-  if (code !== 0) assert.match(r.stderr, /^error: /m, `stderr should have a line starting with "error: "\n${showCtl(r)}`);
-}
-
-/** Asserts an OpenAI-shaped error response from the data plane. */
-function assertErrorShape(r, status, { code, type } = {}) {
-  const ctx = `status=${r.status} headers=${JSON.stringify(r.headers)} body=${r.text.slice(0, 500)}`;
-  assert.equal(r.status, status, ctx);
-  assert.ok(r.headers['x-request-id'], `missing x-request-id; ${ctx}`);
-  assert.match(String(r.headers['content-type']), /^application\/json/, `content-type; ${ctx}`);
-  assert.ok(r.json && typeof r.json === 'object' && r.json.error && typeof r.json.error === 'object', `not {"error":{...}}; ${ctx}`);
-  const e = r.json.error;
-  assert.equal(typeof e.message, 'string', `error.message; ${ctx}`);
-  assert.ok(e.message.length > 0, `empty error.message; ${ctx}`);
-  assert.equal(typeof e.type, 'string', `error.type; ${ctx}`);
-  assert.ok('param' in e, `error.param missing; ${ctx}`);
-  assert.ok('code' in e, `error.code missing; ${ctx}`);
-  if (code !== undefined) assert.equal(e.code, code, `error.code; ${ctx}`);
-  if (type !== undefined) assert.equal(e.type, type, `error.type; ${ctx}`);
-  return e;
-}
 
 /** Reads an SSE response body; returns [{data, at}] (at = performance.now() of the read). */
 async function readSse(res) {
