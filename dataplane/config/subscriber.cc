@@ -7,6 +7,27 @@
 
 namespace finops::dp {
 
+finops::v1::DataPlaneMessage applyPush(const finops::v1::ConfigPush& push, ConfigStore& store) {
+  std::string error;
+  auto compiled = compileSnapshot(push.snapshot(), &error);
+  finops::v1::DataPlaneMessage reply;
+  if (compiled) {
+    store.set(compiled);
+    reply.mutable_ack()->set_version(push.snapshot().version());
+    reply.mutable_ack()->set_nonce(push.nonce());
+    log::info("config applied", {{"version", push.snapshot().version()},
+                                 {"providers", compiled->providers.size()},
+                                 {"keys", compiled->keysByHash.size()}});
+  } else {
+    reply.mutable_nack()->set_version(push.snapshot().version());
+    reply.mutable_nack()->set_nonce(push.nonce());
+    reply.mutable_nack()->set_error_detail(error);
+    log::error("config rejected; keeping the previous one",
+               {{"version", push.snapshot().version()}, {"error", error}});
+  }
+  return reply;
+}
+
 Subscriber::Subscriber(std::string target, std::string nodeId, ConfigStore& store)
     : target_(std::move(target)), nodeId_(std::move(nodeId)), store_(store) {}
 
@@ -66,23 +87,7 @@ void Subscriber::run() {
         }
         warnedDown = false;
         backoff = std::chrono::milliseconds(100);
-        std::string error;
-        auto compiled = compileSnapshot(push.snapshot(), &error);
-        finops::v1::DataPlaneMessage reply;
-        if (compiled) {
-          store_.set(compiled);
-          reply.mutable_ack()->set_version(push.snapshot().version());
-          reply.mutable_ack()->set_nonce(push.nonce());
-          log::info("config applied", {{"version", push.snapshot().version()},
-                                       {"providers", compiled->providers.size()},
-                                       {"keys", compiled->keysByHash.size()}});
-        } else {
-          reply.mutable_nack()->set_version(push.snapshot().version());
-          reply.mutable_nack()->set_nonce(push.nonce());
-          reply.mutable_nack()->set_error_detail(error);
-          log::error("config rejected; keeping the previous one",
-                     {{"version", push.snapshot().version()}, {"error", error}});
-        }
+        finops::v1::DataPlaneMessage reply = applyPush(push, store_);
         if (!stream->Write(reply)) break;
       }
     }

@@ -11,8 +11,13 @@
 #include <thread>
 
 #include "dataplane/config/snapshot.h"
+#include "finops/v1/config.pb.h"
 
 namespace finops::dp {
+
+// Builds the pushed snapshot and, if it builds, puts it in service. Returns the Ack, or the
+// Nack with the reason (the store then keeps its previous snapshot).
+finops::v1::DataPlaneMessage applyPush(const finops::v1::ConfigPush& push, ConfigStore& store);
 
 class Subscriber {
  public:

@@ -25,7 +25,7 @@ constexpr auto kTtl = std::chrono::seconds(60);
 constexpr auto kFetchTimeout = std::chrono::milliseconds(10000);
 
 std::mutex gMu;
-std::map<std::string, CacheEntry> gCache;  // GUARDED_BY(gMu); key: name|base URL|version
+std::map<std::string, CacheEntry> gCache;  // GUARDED_BY(gMu); key: cacheKey()
 
 std::string cacheKey(const ProviderRoute& r) {
   return r.name + "|" + r.poolKey + r.url.basePath + "|" + std::to_string(r.authorizations.size());
@@ -37,6 +37,7 @@ struct WaitState {
   int pending = 0;
 };
 
+// `config` is held only to keep `route` alive while the fetch runs in the background.
 net::awaitable<void> fetchModels(upstream::Pool& pool, std::shared_ptr<const ConfigSnapshot> config,
                                  const ProviderRoute* route, std::string key,
                                  std::shared_ptr<WaitState> wait) {
@@ -78,7 +79,6 @@ net::awaitable<void> fetchModels(upstream::Pool& pool, std::shared_ptr<const Con
     } else {
       // Keep what we had; retry after a short pause rather than on every call.
       e.fetchedAt = std::chrono::steady_clock::now() - kTtl + std::chrono::seconds(10);
-      e.fetched = e.fetched || false;
     }
   }
   if (ec || status != 200)
@@ -87,7 +87,6 @@ net::awaitable<void> fetchModels(upstream::Pool& pool, std::shared_ptr<const Con
                {"status", status},
                {"error", ec ? ec.message() : std::string("HTTP ") + std::to_string(status)}});
   if (wait && --wait->pending == 0) wait->timer.cancel();
-  (void)config;
 }
 
 }  // namespace

@@ -60,12 +60,11 @@ enum class Route { kNone, kHealthz, kReadyz, kModels, kModel, kChat, kCompletion
 struct Resolved {
   Route route = Route::kNone;
   std::string_view rest;  // model id for kModel
-  bool api = false;       // an OpenAI-compatible route (needs a key)
 };
 
 Resolved resolve(std::string_view path) {
-  if (path == "/healthz") return {Route::kHealthz, {}, false};
-  if (path == "/readyz") return {Route::kReadyz, {}, false};
+  if (path == "/healthz") return {Route::kHealthz, {}};
+  if (path == "/readyz") return {Route::kReadyz, {}};
   std::string_view p;
   for (std::string_view prefix : {"/openai/v1/", "/v1/", "/openai/"}) {
     if (path.starts_with(prefix)) {
@@ -75,11 +74,11 @@ Resolved resolve(std::string_view path) {
   }
   if (p.empty()) return {};
   while (!p.empty() && p.back() == '/') p.remove_suffix(1);
-  if (p == "chat/completions") return {Route::kChat, {}, true};
-  if (p == "completions") return {Route::kCompletions, {}, true};
-  if (p == "embeddings") return {Route::kEmbeddings, {}, true};
-  if (p == "models") return {Route::kModels, {}, true};
-  if (p.starts_with("models/") && p.size() > 7) return {Route::kModel, p.substr(7), true};
+  if (p == "chat/completions") return {Route::kChat, {}};
+  if (p == "completions") return {Route::kCompletions, {}};
+  if (p == "embeddings") return {Route::kEmbeddings, {}};
+  if (p == "models") return {Route::kModels, {}};
+  if (p.starts_with("models/") && p.size() > 7) return {Route::kModel, p.substr(7)};
   return {};
 }
 
@@ -178,6 +177,7 @@ void accessLog(const Exchange& ex, std::chrono::steady_clock::time_point start) 
   std::string_view target = ex.req.target();
   j["route"] = target.substr(0, target.find('?'));
   if (!ex.model.empty()) j["model"] = ex.model;
+  if (!ex.provider.empty()) j["provider"] = ex.provider;
   if (ex.key) j["key_id"] = ex.key->id;
   j["status"] = ex.status;
   j["streamed"] = ex.streamed;

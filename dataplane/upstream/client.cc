@@ -11,13 +11,12 @@ namespace finops::dp::upstream {
 using net::redirect_error;
 using net::use_awaitable;
 
-Connection::Connection(net::any_io_executor ex, ssl::context* tls, const std::string& host) {
+Connection::Connection(net::any_io_executor ex, ssl::context* tls) {
   if (tls) {
     tls_.emplace(ex, *tls);
   } else {
     plain_.emplace(ex);
   }
-  (void)host;
 }
 
 void Connection::close() {
@@ -69,7 +68,7 @@ net::awaitable<std::unique_ptr<Connection>> Pool::connect(const ProviderRoute& r
   auto results = co_await resolver_.async_resolve(u.host, std::to_string(u.port),
                                                   redirect_error(use_awaitable, ec));
   if (ec) co_return nullptr;
-  auto conn = std::make_unique<Connection>(ioc_.get_executor(), u.tls ? &tls_ : nullptr, u.host);
+  auto conn = std::make_unique<Connection>(ioc_.get_executor(), u.tls ? &tls_ : nullptr);
   conn->poolKey = route.poolKey;
   conn->tcp().expires_after(options_.connectTimeout);
   co_await conn->tcp().async_connect(results, redirect_error(use_awaitable, ec));

@@ -39,7 +39,8 @@ struct Options {
 
 class Connection {
  public:
-  Connection(net::any_io_executor ex, ssl::context* tls, const std::string& host);
+  // A plain TCP connection, or TLS when `tls` is given.
+  Connection(net::any_io_executor ex, ssl::context* tls);
   beast::tcp_stream& tcp() { return tls_ ? beast::get_lowest_layer(*tls_) : *plain_; }
   bool isTls() const { return tls_.has_value(); }
   template <typename F>

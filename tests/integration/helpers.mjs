@@ -197,19 +197,20 @@ class Proc {
 
 /**
  * A raw HTTP request with node:http (full control over bytes, no fetch quirks). Resolves
- * {status, headers, text, json}. The body may be a string, a Buffer, or an array of Buffers/
+ * {status, headers, text, json, socketReused}. `agent` lets a caller reuse a kept-alive
+ * connection (default: a fresh one). The body may be a string, a Buffer, or an array of Buffers/
  * strings sent as separate chunks without content-length (chunked transfer encoding).
  * Write errors after the server answered (it may answer 413 before reading everything) are
  * ignored.
  */
-export function rawRequest(baseUrl, { method = 'GET', path: p = '/', headers = {}, body, timeoutMs = 10000 } = {}) {
+export function rawRequest(baseUrl, { method = 'GET', path: p = '/', headers = {}, body, timeoutMs = 10000, agent = false } = {}) {
   return new Promise((resolve, reject) => {
     const u = new URL(p, baseUrl);
     const chunked = Array.isArray(body);
     const hdrs = { ...headers };
     if (body !== undefined && !chunked) hdrs['content-length'] = Buffer.byteLength(body);
     const req = http.request(
-      { method, hostname: u.hostname, port: u.port, path: u.pathname + u.search, headers: hdrs, agent: false },
+      { method, hostname: u.hostname, port: u.port, path: u.pathname + u.search, headers: hdrs, agent },
       (res) => {
         const parts = [];
         res.on('data', (d) => parts.push(d));
@@ -221,7 +222,7 @@ export function rawRequest(baseUrl, { method = 'GET', path: p = '/', headers = {
           } catch {
             /* not JSON */
           }
-          resolve({ status: res.statusCode, headers: res.headers, text, json });
+          resolve({ status: res.statusCode, headers: res.headers, text, json, socketReused: req.reusedSocket });
         });
         res.on('error', reject);
       },

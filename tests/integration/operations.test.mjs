@@ -11,11 +11,12 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import path from 'node:path';
 import OpenAI from 'openai';
 
 import { startMockOpenAI, mockReplyText } from '../fixtures/mock_openai.mjs';
-import { BIN_DIR, binariesPresent, FinopsEnv, logged, pollUntil, rawRequest, readyz, showCtl, assertCode, assertErrorShape } from './helpers.mjs';
+import { BIN_DIR, binariesPresent, FinopsEnv, logged, pollUntil, rawRequest, readyz, showCtl, assertCode, assertErrorShape, freePort, sleep } from './helpers.mjs';
 
 const log = (...a) => console.log('[operations]', ...a);
 
@@ -71,27 +72,7 @@ async function waitKeyWorks(dpUrl, key, timeoutMs = 5000) {
  * a kept-alive connection (default: a fresh connection).
  */
 function tryGet(baseUrl, p, { agent = false, timeoutMs = 3000 } = {}) {
-  return new Promise((resolve) => {
-    const u = new URL(p, baseUrl);
-    const req = http.request({ method: 'GET', hostname: u.hostname, port: u.port, path: u.pathname, agent }, (res) => {
-      const parts = [];
-      res.on('data', (d) => parts.push(d));
-      res.on('end', () => {
-        const text = Buffer.concat(parts).toString('utf8');
-        let json = null;
-        try {
-          json = JSON.parse(text);
-        } catch {
-          /* not JSON */
-        }
-        resolve({ status: res.statusCode, headers: res.headers, text, json, socketReused: req.reusedSocket });
-      });
-      res.on('error', (err) => resolve({ status: 0, error: err.message, errorCode: err.code }));
-    });
-    req.setTimeout(timeoutMs, () => req.destroy(Object.assign(new Error(`timeout after ${timeoutMs} ms`), { code: 'ETIMEDOUT' })));
-    req.on('error', (err) => resolve({ status: 0, error: err.message, errorCode: err.code, socketReused: req.reusedSocket }));
-    req.end();
-  });
+  return rawRequest(baseUrl, { path: p, agent, timeoutMs }).catch((err) => ({ status: 0, error: err.message, errorCode: err.code }));
 }
 
 /** Splits an SSE text body into its `data:` payloads. */
@@ -674,5 +655,127 @@ describe('6. upstream keep-alive', { timeout: 40000 }, () => {
     const used = mock.connections - before;
     log(`6: 10 sequential streamed requests used ${used} upstream connection(s)`);
     assert.ok(used <= 2, `10 sequential streamed requests opened ${used} upstream connections (expected <= 2)`);
+  });
+});
+
+// ===============================================================================================
+// 7. Error paths: oversized headers, deep JSON, Expect: 100-continue, an unreachable, a hanging
+// and a stream-cutting upstream.
+describe('7. error paths', { timeout: 40000 }, () => {
+  let env;
+  let mock;
+  let dp;
+  let vk;
+  const T = (name, fn, opts = {}) => test(name, { timeout: 20000, ...opts }, logged(() => env, fn));
+
+  before(async () => {
+    requireBinaries();
+    env = new FinopsEnv('errors');
+    mock = await startMockOpenAI();
+    mock.setBehavior({
+      handler: async (req, res, rec) => {
+        const model = rec.body?.model ?? '';
+        if (model === 'hang') return true; // never answers
+        if (model === 'cut') {
+          res.writeHead(200, { 'content-type': 'text/event-stream' });
+          for (const t of ['a', 'b']) {
+            res.write(`data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', model, choices: [{ index: 0, delta: { content: t } }] })}\n\n`);
+            await sleep(20);
+          }
+          res.socket.destroy(); // the upstream dies mid-stream
+          return true;
+        }
+        return false;
+      },
+    });
+    await env.startControlPlane();
+    await addProvider(env, 'openai', `${mock.url}/v1`, 'sk-mock-errors');
+    const closedPort = await freePort(); // nothing listens there
+    await addProvider(env, 'down', `http://127.0.0.1:${closedPort}/v1`, 'sk-down');
+    vk = (await createKey(env, 'errors')).key;
+    dp = await env.startDataPlane({ nodeId: 'it-errors', threads: 1, extraArgs: ['--upstream-timeout', '1'] });
+    await waitKeyWorks(dp.url, vk);
+  });
+  after(async () => {
+    if (env) await env.cleanup();
+    if (mock) await mock.close();
+  });
+
+  T('7a. request headers over the limit -> 431 in OpenAI error shape', async () => {
+    const mark = mock.mark();
+    const r = await rawChat(dp.url, { ...bearer(vk), 'x-big': 'x'.repeat(70 * 1024) });
+    assertErrorShape(r, 431, { code: 'headers_too_large' });
+    assert.equal(mock.since(mark).length, 0);
+  });
+
+  T('7b. JSON nested deeper than 128 -> 400, nothing upstream', async () => {
+    const mark = mock.mark();
+    const deep = '['.repeat(200) + ']'.repeat(200);
+    const r = await rawRequest(dp.url, {
+      method: 'POST',
+      path: '/v1/chat/completions',
+      headers: { 'content-type': 'application/json', ...bearer(vk) },
+      body: `{"model":"openai/gpt-4o-mini","messages":[],"x":${deep}}`,
+    });
+    const e = assertErrorShape(r, 400);
+    assert.match(e.message, /nesting/);
+    assert.equal(mock.since(mark).length, 0);
+  });
+
+  T('7c. Expect: 100-continue is answered before the body is sent', async () => {
+    const body = chatBody('openai/gpt-4o-mini', 'expect 7c', {});
+    const { port } = new URL(dp.url);
+    const text = await new Promise((resolve, reject) => {
+      const sock = net.connect(Number(port), '127.0.0.1');
+      let buf = '';
+      let sentBody = false;
+      sock.setTimeout(3000, () => reject(new Error(`no answer; got so far: ${buf}`)));
+      sock.on('data', (d) => {
+        buf += d.toString('utf8');
+        if (!sentBody && buf.startsWith('HTTP/1.1 100 Continue\r\n\r\n')) {
+          sentBody = true;
+          sock.write(body);
+        }
+        if (sentBody && buf.includes('"chat.completion"')) {
+          sock.destroy();
+          resolve(buf);
+        }
+      });
+      sock.on('error', reject);
+      sock.write(
+        `POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${vk}\r\ncontent-type: application/json\r\n` +
+          `content-length: ${Buffer.byteLength(body)}\r\nexpect: 100-continue\r\n\r\n`,
+      );
+    });
+    assert.match(text, /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 /);
+  });
+
+  T('7d. an unreachable upstream -> 502 upstream_error', async () => {
+    const r = await rawChat(dp.url, bearer(vk), { model: 'down/m' });
+    const e = assertErrorShape(r, 502, { code: 'upstream_error' });
+    assert.match(e.message, /down/);
+  });
+
+  T('7e. an upstream that never answers -> 504 upstream_timeout after --upstream-timeout', async () => {
+    const t0 = performance.now();
+    const r = await rawChat(dp.url, bearer(vk), { model: 'openai/hang' });
+    const ms = performance.now() - t0;
+    assertErrorShape(r, 504, { code: 'upstream_timeout' });
+    assert.ok(ms >= 900 && ms < 3000, `answered after ${ms.toFixed(0)} ms (timeout 1 s)`);
+  });
+
+  T('7f. an upstream that dies mid-stream -> the stream ends with an error event and no [DONE]', async () => {
+    const r = await rawChat(dp.url, bearer(vk), { model: 'openai/cut', extra: { stream: true } });
+    assert.equal(r.status, 200);
+    const events = sseData(r.text);
+    assert.ok(events.length >= 3, r.text);
+    assert.equal(JSON.parse(events[0]).choices[0].delta.content, 'a');
+    assert.equal(JSON.parse(events[0]).model, 'openai/cut');
+    const last = JSON.parse(events.at(-1));
+    assert.equal(last.error?.code, 'upstream_error', r.text);
+    assert.ok(!events.includes('[DONE]'), 'a cut stream must not look complete');
+    // The data plane still serves normally afterwards.
+    const ok = await rawChat(dp.url, bearer(vk), { content: 'after cut' });
+    assert.equal(ok.status, 200, ok.text);
   });
 });

@@ -1,5 +1,7 @@
 #include "dataplane/config/snapshot.h"
 
+#include "dataplane/config/subscriber.h"
+
 #include <gtest/gtest.h>
 
 #include "common/crypto.h"
@@ -84,20 +86,30 @@ TEST(CompileSnapshot, RejectsWhatItCannotBuild) {
   EXPECT_NE(err.find("duplicate"), std::string::npos);
 }
 
-TEST(ConfigStore, KeepsTheLastGoodSnapshot) {
+TEST(ApplyPush, AcksAGoodSnapshotAndNacksABadOneKeepingThePrevious) {
   ConfigStore store;
   EXPECT_EQ(store.get(), nullptr);
   EXPECT_LT(store.configAgeSeconds(), 0);
-  std::string err;
-  store.set(compileSnapshot(sample(), &err));
-  auto bad = sample();
-  bad.set_version(8);
-  bad.mutable_providers(0)->set_base_url("nope");
-  auto compiled = compileSnapshot(bad, &err);
-  EXPECT_FALSE(compiled);  // a data plane NACKs and does not swap
+  finops::v1::ConfigPush push;
+  *push.mutable_snapshot() = sample();
+  push.set_nonce("n1");
+  auto ack = applyPush(push, store);
+  ASSERT_TRUE(ack.has_ack());
+  EXPECT_EQ(ack.ack().version(), 7u);
+  EXPECT_EQ(ack.ack().nonce(), "n1");
   ASSERT_TRUE(store.get());
   EXPECT_EQ(store.get()->version, 7u);
   EXPECT_GE(store.configAgeSeconds(), 0);
+
+  push.mutable_snapshot()->set_version(8);
+  push.mutable_snapshot()->mutable_providers(0)->set_base_url("nope");
+  push.set_nonce("n2");
+  auto nack = applyPush(push, store);
+  ASSERT_TRUE(nack.has_nack());
+  EXPECT_EQ(nack.nack().version(), 8u);
+  EXPECT_EQ(nack.nack().nonce(), "n2");
+  EXPECT_NE(nack.nack().error_detail().find("openai"), std::string::npos);
+  EXPECT_EQ(store.get()->version, 7u) << "the previous snapshot stays in service";
 }
 
 }  // namespace
