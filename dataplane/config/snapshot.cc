@@ -16,7 +16,8 @@ const ProviderRoute* ConfigSnapshot::provider(std::string_view name) const {
 }
 
 const KeyEntry* ConfigSnapshot::findKey(std::string_view presentedKey) const {
-  std::string hash = sha256Bytes(presentedKey);
+  Sha256Digest digest = sha256(presentedKey);  // no heap allocation on the request path
+  std::string_view hash(reinterpret_cast<const char*>(digest.data()), digest.size());
   auto it = keysByHash.find(hash);
   if (it == keysByHash.end()) return nullptr;
   if (!constantTimeEqual(it->second.hash, hash)) return nullptr;

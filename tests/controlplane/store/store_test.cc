@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 
 #include "common/crypto.h"
 #include "controlplane/snapshot/builder.h"
@@ -47,11 +49,15 @@ TEST_F(StoreTest, VirtualKeysAreRandomPrefixedAndOnlyHashed) {
   EXPECT_TRUE(secret.starts_with(row.keyPrefix));
   auto [row2, secret2] = s.createKey("team-a");
   EXPECT_NE(secret, secret2);
-  // The secret is nowhere in the database file.
-  SQLite::Database db(path_);
-  EXPECT_EQ(db.execAndGet("SELECT COUNT(*) FROM virtual_keys WHERE key_prefix = '" + secret + "'")
-                .getInt(),
-            0);
+  // The secret is nowhere in the database files (main file and WAL).
+  std::string bytes;
+  for (const auto& f : std::filesystem::directory_iterator(std::filesystem::path(path_).parent_path())) {
+    std::ifstream in(f.path(), std::ios::binary);
+    bytes.append(std::istreambuf_iterator<char>(in), {});
+  }
+  EXPECT_NE(bytes.find(row.keyHash), std::string::npos) << "test setup: the hash should be stored";
+  EXPECT_EQ(bytes.find(secret), std::string::npos);
+  EXPECT_EQ(bytes.find(secret.substr(6)), std::string::npos);
   EXPECT_THROW(s.createKey(""), StoreError);
 }
 
