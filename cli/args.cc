@@ -6,7 +6,10 @@ Args::Args(const std::vector<std::string>& argv, const std::set<std::string>& va
            const std::set<std::string>& boolFlags) {
   for (size_t i = 0; i < argv.size(); ++i) {
     const std::string& a = argv[i];
-    if (a.size() > 2 && a.starts_with("--")) {
+    // "--long" flags, and declared one-letter ones such as "-f". A lone "-" (standard input)
+    // stays a positional.
+    bool shortFlag = a.size() == 2 && a[0] == '-' && a[1] != '-';
+    if ((a.size() > 2 && a.starts_with("--")) || shortFlag) {
       std::string name = a.substr(0, a.find('='));
       if (valueFlags.count(name)) {
         if (a.find('=') != std::string::npos) {

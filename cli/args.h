@@ -12,7 +12,8 @@ namespace finops::cli {
 
 class Args {
  public:
-  // `valueFlags` take a value (--name V or --name=V) and may repeat; `boolFlags` do not.
+  // `valueFlags` take a value (--name V or --name=V) and may repeat; `boolFlags` do not. Flags
+  // may also be one dash and one letter ("-f FILE"); any other word is a positional.
   Args(const std::vector<std::string>& argv, const std::set<std::string>& valueFlags,
        const std::set<std::string>& boolFlags);
   const std::vector<std::string>& positional() const { return positional_; }

@@ -7,6 +7,7 @@
 #include "cli/commands.h"
 #include "cli/connection.h"
 #include "cli/output.h"
+#include "cli/spec.h"
 
 namespace finops::cli {
 namespace {
@@ -21,10 +22,37 @@ Commands:
   providers list | get NAME | delete NAME
   providers update NAME [--base-url URL] [--api-key-env VAR].. [--api-key-file P]..
                 [--models m1,m2] [--list-models | --no-list-models]
-  keys create --name NAME | list | get ID | revoke ID
+  customers create NAME | list | get NAME | update NAME --name NEW | delete NAME
+  teams create NAME [--customer C] | list [--customer C] | get NAME | delete NAME
+  teams update NAME [--name NEW] [--customer C | --no-customer]
+  keys create --name NAME [--team T | --customer C] [--expires RFC3339|never]
+              [--allow-provider P]... [--allow-model PATTERN]... [--disabled]
+              [--budget DOLLARS/WINDOW]... [--rpm N]... [--requests N/WINDOW]...
+              [--tokens N/WINDOW]... [--max-concurrent N]
+              [--provider-budget P=DOLLARS/WINDOW]... [--provider-requests P=N/WINDOW]...
+  keys update ID [--name N] [--team T | --no-team] [--customer C | --no-customer]
+              [--expires RFC3339|never] [--allow-provider P]... [--allow-model M]... [--clear-allow]
+  keys list | get ID | disable ID | enable ID | rotate ID | revoke ID | delete ID
+  budgets create --key K|--team T|--customer C --amount DOLLARS --window W
+              [--calendar (default) | --rolling] [--provider P] [--name N]
+  budgets list [--key K|--team T|--customer C] | get ID | delete ID
+  budgets update ID [--amount DOLLARS] [--window W] [--calendar | --rolling]
+  ratelimits create --key K|--team T|--customer C --requests N|--tokens N|--concurrency N
+              [--window W (default 1m)] [--calendar (default) | --rolling] [--provider P] [--name N]
+  ratelimits list [--key K|--team T|--customer C] | get ID | delete ID
+  ratelimits update ID [--amount N] [--window W] [--calendar | --rolling]
+  prices list [--provider P] [--model SUBSTRING] | delete PROVIDER/MODEL
+  prices set PROVIDER/MODEL [--input D] [--output D] [--cached-input D] [--cache-write D]
+              [--per-image D] [--per-second D]          (dollars per 1M tokens)
+  usage [--since 24h|7d|30d | --from T] [--to T] [--by key,team,customer,provider,model,day,hour]
+              [--key K] [--team T] [--customer C] [--provider P] [--model M]
+  apply -f FILE.yaml [--dry-run]           create or update what the file declares
   settings get | set enforce_keys=true|false forward_headers=h1,h2
   dataplanes list
   version
+
+Windows: 1m 5m 1h 1d 1w 1M 1Q 1Y (N followed by m h d w M Q Y). Dollar amounts are plain
+decimals (5, 5.00, 0.25).
 
 Global flags (anywhere on the line):
   --addr HOST:PORT    control plane (env FINOPS_ADDR, config file, default 127.0.0.1:50051)
@@ -121,6 +149,13 @@ int run(int argc, char** argv) {
   if (group == "keys" || group == "key") return runKeys(g, rest);
   if (group == "settings") return runSettings(g, rest);
   if (group == "dataplanes") return runDataPlanes(g, rest);
+  if (group == "customers" || group == "customer") return runCustomers(g, rest);
+  if (group == "teams" || group == "team") return runTeams(g, rest);
+  if (group == "budgets" || group == "budget") return runBudgets(g, rest);
+  if (group == "ratelimits" || group == "ratelimit") return runRateLimits(g, rest);
+  if (group == "prices" || group == "price") return runPrices(g, rest);
+  if (group == "usage") return runUsage(g, rest);
+  if (group == "apply") return runApply(g, rest);
   throw CliError(kExitUsage, "unknown command '" + group + "' (see finopsctl help)");
 }
 
@@ -139,6 +174,9 @@ int main(int argc, char** argv) {
   } catch (const finops::cli::CliError& e) {
     std::cerr << "error: " << e.what() << "\n";
     return e.code();
+  } catch (const finops::cli::SpecError& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return finops::cli::kExitUsage;
   } catch (const std::exception& e) {
     std::cerr << "error: " << e.what() << "\n";
     return finops::cli::kExitError;

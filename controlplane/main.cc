@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "common/process.h"
 #include "controlplane/grpc/admin_service.h"
+#include "controlplane/grpc/usage_service.h"
 #include "controlplane/grpc/config_service.h"
 #include "controlplane/store/store.h"
 
@@ -104,6 +105,7 @@ int main(int argc, char** argv) {
   cp::Publisher publisher;
   cp::ConfigServiceImpl configService(publisher);
   cp::AdminServiceImpl adminService(*store, publisher);
+  cp::UsageServiceImpl usageService(*store);
   try {
     adminService.republish();
   } catch (const std::exception& e) {
@@ -117,6 +119,7 @@ int main(int argc, char** argv) {
   builder.AddListeningPort(opt.listen, grpc::InsecureServerCredentials(), &port);
   builder.RegisterService(&configService);
   builder.RegisterService(&adminService);
+  builder.RegisterService(&usageService);
   builder.SetMaxReceiveMessageSize(16 * 1024 * 1024);
   builder.SetMaxSendMessageSize(64 * 1024 * 1024);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 20000);

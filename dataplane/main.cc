@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "common/process.h"
 #include "dataplane/config/subscriber.h"
+#include "dataplane/governance/governance.h"
 #include "dataplane/server/server.h"
 
 namespace {
@@ -133,10 +134,20 @@ int main(int argc, char** argv) {
   dp::Subscriber subscriber(opt.controlPlane, opt.nodeId, config);
   subscriber.start();
 
+  dp::Governance governance;
+  governance.nodeName = opt.nodeId;
+  dp::ReporterOptions ro;
+  ro.target = opt.controlPlane;
+  ro.nodeName = opt.nodeId;
+  governance.reporter = std::make_unique<dp::Reporter>(ro, governance.quota, config);
+  governance.reporter->start();
+  opt.server.governance = &governance;
+
   dp::Server server(opt.server, config);
   std::string error;
   if (!server.start(&error)) {
     log::error("cannot start", {{"error", error}});
+    governance.reporter->stopAndFlush(std::chrono::milliseconds(0));
     subscriber.stop();
     return 1;
   }
@@ -149,6 +160,8 @@ int main(int argc, char** argv) {
   int sig = waitForSignal(sigs);
   log::info("draining", {{"signal", sig}, {"deadline_seconds", opt.drainTimeoutSeconds}});
   server.drainAndStop(std::chrono::seconds(opt.drainTimeoutSeconds));
+  // Every finished request's usage goes to the control plane before we exit.
+  governance.reporter->stopAndFlush(std::chrono::seconds(10));
   subscriber.stop();
   log::info("stopped");
   return 0;

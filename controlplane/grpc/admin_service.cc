@@ -3,6 +3,7 @@
 #include <google/protobuf/util/time_util.h>
 
 #include "common/log.h"
+#include "controlplane/pricing/builtin.h"
 #include "controlplane/snapshot/builder.h"
 
 namespace finops::cp {
@@ -39,6 +40,43 @@ void toInfo(const ProviderRow& r, v1::ProviderInfo* out) {
   *out->mutable_updated_at() = TimeUtil::SecondsToTimestamp(r.updatedAt);
 }
 
+v1::LimitKind kindFromString(const std::string& k) {
+  if (k == "budget") return v1::LIMIT_KIND_BUDGET;
+  if (k == "requests") return v1::LIMIT_KIND_REQUESTS;
+  if (k == "tokens") return v1::LIMIT_KIND_TOKENS;
+  if (k == "concurrency") return v1::LIMIT_KIND_CONCURRENCY;
+  return v1::LIMIT_KIND_UNSPECIFIED;
+}
+
+std::string kindToString(v1::LimitKind k) {
+  switch (k) {
+    case v1::LIMIT_KIND_BUDGET: return "budget";
+    case v1::LIMIT_KIND_REQUESTS: return "requests";
+    case v1::LIMIT_KIND_TOKENS: return "tokens";
+    case v1::LIMIT_KIND_CONCURRENCY: return "concurrency";
+    default: return "";
+  }
+}
+
+void toInfo(const LimitRow& r, v1::LimitInfo* out) {
+  out->set_id(r.id);
+  out->set_name(r.name);
+  out->set_kind(kindFromString(r.kind));
+  out->set_owner_kind(r.ownerKind);
+  out->set_owner(r.ownerName);
+  out->set_owner_id(r.ownerId);
+  out->set_provider(r.provider);
+  out->set_amount(r.amount);
+  out->set_window(r.window);
+  out->set_calendar(r.calendar);
+  if (r.windowEndMs) {
+    *out->mutable_window_start() = TimeUtil::MillisecondsToTimestamp(r.windowStartMs);
+    *out->mutable_resets_at() = TimeUtil::MillisecondsToTimestamp(r.windowEndMs);
+  }
+  out->set_used(r.used);
+  *out->mutable_created_at() = TimeUtil::SecondsToTimestamp(r.createdAt);
+}
+
 void toInfo(const VirtualKeyRow& r, v1::VirtualKeyInfo* out) {
   out->set_id(r.id);
   out->set_name(r.name);
@@ -46,6 +84,55 @@ void toInfo(const VirtualKeyRow& r, v1::VirtualKeyInfo* out) {
   out->set_status(r.status);
   *out->mutable_created_at() = TimeUtil::SecondsToTimestamp(r.createdAt);
   if (r.revokedAt) *out->mutable_revoked_at() = TimeUtil::SecondsToTimestamp(*r.revokedAt);
+  if (r.rotatedAt) *out->mutable_rotated_at() = TimeUtil::SecondsToTimestamp(*r.rotatedAt);
+  out->set_team(r.teamName);
+  out->set_customer(r.customerName);
+  if (r.expiresAt) *out->mutable_expires_at() = TimeUtil::SecondsToTimestamp(*r.expiresAt);
+  for (const auto& p : r.allowedProviders) out->add_allowed_providers(p);
+  for (const auto& m : r.allowedModels) out->add_allowed_models(m);
+}
+
+void toInfo(const CustomerRow& r, v1::CustomerInfo* out) {
+  out->set_id(r.id);
+  out->set_name(r.name);
+  out->set_teams(r.teams);
+  out->set_keys(r.keys);
+  *out->mutable_created_at() = TimeUtil::SecondsToTimestamp(r.createdAt);
+}
+
+void toInfo(const TeamRow& r, v1::TeamInfo* out) {
+  out->set_id(r.id);
+  out->set_name(r.name);
+  out->set_customer(r.customerName);
+  out->set_keys(r.keys);
+  *out->mutable_created_at() = TimeUtil::SecondsToTimestamp(r.createdAt);
+}
+
+void toInfo(const PriceRow& r, v1::PriceInfo* out) {
+  auto* p = out->mutable_price();
+  p->set_provider(r.provider);
+  p->set_model(r.model);
+  p->set_input(r.input);
+  p->set_output(r.output);
+  p->set_has_cached_input(r.cachedInput.has_value());
+  p->set_cached_input(r.cachedInput.value_or(0));
+  p->set_has_cache_write(r.cacheWrite.has_value());
+  p->set_cache_write(r.cacheWrite.value_or(0));
+  p->set_per_image(r.perImage);
+  p->set_per_second(r.perSecond);
+  out->set_source(r.source);
+}
+
+void toRow(const UsageAgg& a, v1::UsageRow* out) {
+  for (const auto& [k, v] : a.group) (*out->mutable_group())[k] = v;
+  out->set_requests(a.requests);
+  out->set_prompt_tokens(a.promptTokens);
+  out->set_completion_tokens(a.completionTokens);
+  out->set_cached_tokens(a.cachedTokens);
+  out->set_cost_nano(a.costNano);
+  out->set_unpriced_requests(a.unpriced);
+  out->set_estimated_requests(a.estimated);
+  out->set_failed_requests(a.failed);
 }
 
 void toInfo(const SettingsRow& s, uint64_t version, v1::SettingsInfo* out) {
@@ -170,10 +257,23 @@ AdminServiceImpl::Reactor* AdminServiceImpl::DeleteProvider(Ctx* ctx, const v1::
              [&](const AdminTokenRow&) { toInfo(store_.deleteProvider(req->name()), resp); });
 }
 
+void AdminServiceImpl::keyInfo(const VirtualKeyRow& row, v1::VirtualKeyInfo* out) {
+  toInfo(row, out);
+  for (const auto& l : store_.listLimits("key", row.id, {})) toInfo(l, out->add_limits());
+}
+
 AdminServiceImpl::Reactor* AdminServiceImpl::CreateKey(Ctx* ctx, const v1::CreateKeyRequest* req,
                                                        v1::CreateKeyResponse* resp) {
   return run(ctx, "CreateKey", true, [&](const AdminTokenRow&) {
-    auto [row, secret] = store_.createKey(req->name());
+    KeySpec spec;
+    spec.name = req->name();
+    spec.team = req->team();
+    spec.customer = req->customer();
+    if (req->has_expires_at()) spec.expiresAt = req->expires_at().seconds();
+    spec.allowedProviders.assign(req->allowed_providers().begin(), req->allowed_providers().end());
+    spec.allowedModels.assign(req->allowed_models().begin(), req->allowed_models().end());
+    spec.disabled = req->disabled();
+    auto [row, secret] = store_.createKey(spec);
     toInfo(row, resp->mutable_key());
     resp->set_secret(secret);
   });
@@ -181,13 +281,224 @@ AdminServiceImpl::Reactor* AdminServiceImpl::CreateKey(Ctx* ctx, const v1::Creat
 
 AdminServiceImpl::Reactor* AdminServiceImpl::GetKey(Ctx* ctx, const v1::KeyId* req,
                                                     v1::VirtualKeyInfo* resp) {
-  return run(ctx, "GetKey", false, [&](const AdminTokenRow&) { toInfo(store_.getKey(req->id()), resp); });
+  return run(ctx, "GetKey", false, [&](const AdminTokenRow&) { keyInfo(store_.getKey(req->id()), resp); });
 }
 
 AdminServiceImpl::Reactor* AdminServiceImpl::ListKeys(Ctx* ctx, const v1::ListKeysRequest*,
                                                       v1::ListKeysResponse* resp) {
   return run(ctx, "ListKeys", false, [&](const AdminTokenRow&) {
     for (const auto& k : store_.listKeys()) toInfo(k, resp->add_keys());
+  });
+}
+
+AdminServiceImpl::Reactor* AdminServiceImpl::UpdateKey(Ctx* ctx, const v1::UpdateKeyRequest* req,
+                                                       v1::VirtualKeyInfo* resp) {
+  return run(ctx, "UpdateKey", true, [&](const AdminTokenRow&) {
+    KeyPatch patch;
+    if (req->has_name()) patch.name = req->name();
+    if (req->has_team()) patch.team = req->team();
+    if (req->has_customer()) patch.customer = req->customer();
+    if (req->clear_expiry()) patch.expiresAt = std::optional<int64_t>();
+    else if (req->has_expires_at()) patch.expiresAt = std::optional<int64_t>(req->expires_at().seconds());
+    if (req->replace_allowed_providers())
+      patch.allowedProviders = std::vector<std::string>(req->allowed_providers().begin(), req->allowed_providers().end());
+    if (req->replace_allowed_models())
+      patch.allowedModels = std::vector<std::string>(req->allowed_models().begin(), req->allowed_models().end());
+    if (req->has_status()) patch.status = req->status();
+    keyInfo(store_.updateKey(req->id(), patch), resp);
+  });
+}
+
+AdminServiceImpl::Reactor* AdminServiceImpl::RotateKey(Ctx* ctx, const v1::KeyId* req,
+                                                       v1::CreateKeyResponse* resp) {
+  return run(ctx, "RotateKey", true, [&](const AdminTokenRow&) {
+    auto [row, secret] = store_.rotateKey(req->id());
+    toInfo(row, resp->mutable_key());
+    resp->set_secret(secret);
+  });
+}
+
+AdminServiceImpl::Reactor* AdminServiceImpl::DeleteKey(Ctx* ctx, const v1::KeyId* req,
+                                                       v1::VirtualKeyInfo* resp) {
+  return run(ctx, "DeleteKey", true, [&](const AdminTokenRow&) { toInfo(store_.deleteKey(req->id()), resp); });
+}
+
+void AdminServiceImpl::customerInfo(const CustomerRow& row, v1::CustomerInfo* out) {
+  toInfo(row, out);
+  for (const auto& l : store_.listLimits("customer", row.id, {})) toInfo(l, out->add_limits());
+}
+
+void AdminServiceImpl::teamInfo(const TeamRow& row, v1::TeamInfo* out) {
+  toInfo(row, out);
+  for (const auto& l : store_.listLimits("team", row.id, {})) toInfo(l, out->add_limits());
+}
+
+AdminServiceImpl::Reactor* AdminServiceImpl::CreateCustomer(Ctx* ctx, const v1::CreateCustomerRequest* req,
+                                                            v1::CustomerInfo* resp) {
+  return run(ctx, "CreateCustomer", true,
+             [&](const AdminTokenRow&) { toInfo(store_.createCustomer(req->name()), resp); });
+}
+
+AdminServiceImpl::Reactor* AdminServiceImpl::UpdateCustomer(Ctx* ctx, const v1::UpdateCustomerRequest* req,
+                                                            v1::CustomerInfo* resp) {
+  return run(ctx, "UpdateCustomer", true, [&](const AdminTokenRow&) {
+    if (!req->has_name()) {
+      customerInfo(store_.getCustomer(req->id()), resp);
+      return;
+    }
+    customerInfo(store_.renameCustomer(req->id(), req->name()), resp);
+  });
+}
+
+AdminServiceImpl::Reactor* AdminServiceImpl::GetCustomer(Ctx* ctx, const v1::KeyId* req,
+                                                         v1::CustomerInfo* resp) {
+  return run(ctx, "GetCustomer", false,
+             [&](const AdminTokenRow&) { customerInfo(store_.getCustomer(req->id()), resp); });
+}
+
+AdminServiceImpl::Reactor* AdminServiceImpl::ListCustomers(Ctx* ctx, const v1::ListCustomersRequest*,
+                                                           v1::ListCustomersResponse* resp) {
+  return run(ctx, "ListCustomers", false, [&](const AdminTokenRow&) {
+    for (const auto& c : store_.listCustomers()) customerInfo(c, resp->add_customers());
+  });
+}
+
+AdminServiceImpl::Reactor* AdminServiceImpl::DeleteCustomer(Ctx* ctx, const v1::KeyId* req,
+                                                            v1::CustomerInfo* resp) {
+  return run(ctx, "DeleteCustomer", true,
+             [&](const AdminTokenRow&) { toInfo(store_.deleteCustomer(req->id()), resp); });
+}
+
+AdminServiceImpl::Reactor* AdminServiceImpl::CreateTeam(Ctx* ctx, const v1::CreateTeamRequest* req,
+                                                        v1::TeamInfo* resp) {
+  return run(ctx, "CreateTeam", true,
+             [&](const AdminTokenRow&) { toInfo(store_.createTeam(req->name(), req->customer()), resp); });
+}
+
+AdminServiceImpl::Reactor* AdminServiceImpl::UpdateTeam(Ctx* ctx, const v1::UpdateTeamRequest* req,
+                                                        v1::TeamInfo* resp) {
+  return run(ctx, "UpdateTeam", true, [&](const AdminTokenRow&) {
+    std::optional<std::string> name, customer;
+    if (req->has_name()) name = req->name();
+    if (req->has_customer()) customer = req->customer();
+    teamInfo(store_.updateTeam(req->id(), name, customer), resp);
+  });
+}
+
+AdminServiceImpl::Reactor* AdminServiceImpl::GetTeam(Ctx* ctx, const v1::KeyId* req, v1::TeamInfo* resp) {
+  return run(ctx, "GetTeam", false, [&](const AdminTokenRow&) { teamInfo(store_.getTeam(req->id()), resp); });
+}
+
+AdminServiceImpl::Reactor* AdminServiceImpl::ListTeams(Ctx* ctx, const v1::ListTeamsRequest* req,
+                                                       v1::ListTeamsResponse* resp) {
+  return run(ctx, "ListTeams", false, [&](const AdminTokenRow&) {
+    for (const auto& t : store_.listTeams(req->customer())) teamInfo(t, resp->add_teams());
+  });
+}
+
+AdminServiceImpl::Reactor* AdminServiceImpl::DeleteTeam(Ctx* ctx, const v1::KeyId* req, v1::TeamInfo* resp) {
+  return run(ctx, "DeleteTeam", true, [&](const AdminTokenRow&) { toInfo(store_.deleteTeam(req->id()), resp); });
+}
+
+AdminServiceImpl::Reactor* AdminServiceImpl::CreateLimit(Ctx* ctx, const v1::CreateLimitRequest* req,
+                                                         v1::LimitInfo* resp) {
+  return run(ctx, "CreateLimit", true, [&](const AdminTokenRow&) {
+    LimitSpec spec;
+    spec.ownerKind = req->owner_kind();
+    spec.owner = req->owner();
+    spec.provider = req->provider();
+    spec.name = req->name();
+    spec.kind = kindToString(req->kind());
+    spec.amount = req->amount();
+    spec.window = req->window();
+    spec.calendar = req->calendar();
+    toInfo(store_.createLimit(spec), resp);
+  });
+}
+
+AdminServiceImpl::Reactor* AdminServiceImpl::UpdateLimit(Ctx* ctx, const v1::UpdateLimitRequest* req,
+                                                         v1::LimitInfo* resp) {
+  return run(ctx, "UpdateLimit", true, [&](const AdminTokenRow&) {
+    LimitPatch patch;
+    if (req->has_amount()) patch.amount = req->amount();
+    if (req->has_window()) patch.window = req->window();
+    if (req->has_calendar()) patch.calendar = req->calendar();
+    toInfo(store_.updateLimit(req->id(), patch), resp);
+  });
+}
+
+AdminServiceImpl::Reactor* AdminServiceImpl::GetLimit(Ctx* ctx, const v1::LimitId* req, v1::LimitInfo* resp) {
+  return run(ctx, "GetLimit", false, [&](const AdminTokenRow&) { toInfo(store_.getLimit(req->id()), resp); });
+}
+
+AdminServiceImpl::Reactor* AdminServiceImpl::ListLimits(Ctx* ctx, const v1::ListLimitsRequest* req,
+                                                        v1::ListLimitsResponse* resp) {
+  return run(ctx, "ListLimits", false, [&](const AdminTokenRow&) {
+    std::vector<std::string> kinds;
+    for (int k : req->kinds()) kinds.push_back(kindToString(static_cast<v1::LimitKind>(k)));
+    for (const auto& l : store_.listLimits(req->owner_kind(), req->owner(), kinds)) toInfo(l, resp->add_limits());
+  });
+}
+
+AdminServiceImpl::Reactor* AdminServiceImpl::DeleteLimit(Ctx* ctx, const v1::LimitId* req, v1::LimitInfo* resp) {
+  return run(ctx, "DeleteLimit", true, [&](const AdminTokenRow&) { toInfo(store_.deleteLimit(req->id()), resp); });
+}
+
+AdminServiceImpl::Reactor* AdminServiceImpl::ListPrices(Ctx* ctx, const v1::ListPricesRequest* req,
+                                                        v1::ListPricesResponse* resp) {
+  return run(ctx, "ListPrices", false, [&](const AdminTokenRow&) {
+    resp->set_builtin_as_of(builtinPrices().asOf);
+    for (const auto& p : mergePrices(builtinPrices().prices, store_.listCustomPrices())) {
+      if (!req->provider().empty() && p.provider != req->provider()) continue;
+      if (!req->model().empty() && p.model.find(req->model()) == std::string::npos) continue;
+      toInfo(p, resp->add_prices());
+    }
+  });
+}
+
+AdminServiceImpl::Reactor* AdminServiceImpl::SetPrice(Ctx* ctx, const v1::SetPriceRequest* req,
+                                                      v1::PriceInfo* resp) {
+  return run(ctx, "SetPrice", true, [&](const AdminTokenRow&) {
+    const auto& p = req->price();
+    PriceRow row;
+    row.provider = p.provider();
+    row.model = p.model();
+    row.input = p.input();
+    row.output = p.output();
+    if (p.has_cached_input()) row.cachedInput = p.cached_input();
+    if (p.has_cache_write()) row.cacheWrite = p.cache_write();
+    row.perImage = p.per_image();
+    row.perSecond = p.per_second();
+    toInfo(store_.setPrice(row), resp);
+  });
+}
+
+AdminServiceImpl::Reactor* AdminServiceImpl::DeletePrice(Ctx* ctx, const v1::DeletePriceRequest* req,
+                                                         v1::PriceInfo* resp) {
+  return run(ctx, "DeletePrice", true,
+             [&](const AdminTokenRow&) { toInfo(store_.deletePrice(req->provider(), req->model()), resp); });
+}
+
+AdminServiceImpl::Reactor* AdminServiceImpl::GetUsage(Ctx* ctx, const v1::UsageQuery* req,
+                                                      v1::UsageResponse* resp) {
+  return run(ctx, "GetUsage", false, [&](const AdminTokenRow&) {
+    int64_t now = TimeUtil::TimestampToMilliseconds(TimeUtil::GetCurrentTime());
+    UsageFilter f;
+    f.toMs = req->has_to() ? TimeUtil::TimestampToMilliseconds(req->to()) : now + 1;
+    f.fromMs = req->has_from() ? TimeUtil::TimestampToMilliseconds(req->from())
+                               : f.toMs - 30LL * 24 * 3600 * 1000;
+    if (f.fromMs > f.toMs) throw CallError(grpc::StatusCode::INVALID_ARGUMENT, "'from' is after 'to'");
+    f.groupBy.assign(req->group_by().begin(), req->group_by().end());
+    f.key = req->key();
+    f.team = req->team();
+    f.customer = req->customer();
+    f.provider = req->provider();
+    f.model = req->model();
+    UsageAgg total;
+    for (const auto& a : store_.queryUsage(f, &total)) toRow(a, resp->add_rows());
+    toRow(total, resp->mutable_total());
+    *resp->mutable_from() = TimeUtil::MillisecondsToTimestamp(f.fromMs);
+    *resp->mutable_to() = TimeUtil::MillisecondsToTimestamp(f.toMs);
   });
 }
 

@@ -31,6 +31,29 @@ class AdminServiceImpl final : public finops::v1::AdminService::CallbackService 
   Reactor* GetKey(Ctx*, const finops::v1::KeyId*, finops::v1::VirtualKeyInfo*) override;
   Reactor* ListKeys(Ctx*, const finops::v1::ListKeysRequest*, finops::v1::ListKeysResponse*) override;
   Reactor* RevokeKey(Ctx*, const finops::v1::KeyId*, finops::v1::VirtualKeyInfo*) override;
+  Reactor* UpdateKey(Ctx*, const finops::v1::UpdateKeyRequest*, finops::v1::VirtualKeyInfo*) override;
+  Reactor* RotateKey(Ctx*, const finops::v1::KeyId*, finops::v1::CreateKeyResponse*) override;
+  Reactor* DeleteKey(Ctx*, const finops::v1::KeyId*, finops::v1::VirtualKeyInfo*) override;
+  Reactor* CreateCustomer(Ctx*, const finops::v1::CreateCustomerRequest*, finops::v1::CustomerInfo*) override;
+  Reactor* UpdateCustomer(Ctx*, const finops::v1::UpdateCustomerRequest*, finops::v1::CustomerInfo*) override;
+  Reactor* GetCustomer(Ctx*, const finops::v1::KeyId*, finops::v1::CustomerInfo*) override;
+  Reactor* ListCustomers(Ctx*, const finops::v1::ListCustomersRequest*,
+                         finops::v1::ListCustomersResponse*) override;
+  Reactor* DeleteCustomer(Ctx*, const finops::v1::KeyId*, finops::v1::CustomerInfo*) override;
+  Reactor* CreateTeam(Ctx*, const finops::v1::CreateTeamRequest*, finops::v1::TeamInfo*) override;
+  Reactor* UpdateTeam(Ctx*, const finops::v1::UpdateTeamRequest*, finops::v1::TeamInfo*) override;
+  Reactor* GetTeam(Ctx*, const finops::v1::KeyId*, finops::v1::TeamInfo*) override;
+  Reactor* ListTeams(Ctx*, const finops::v1::ListTeamsRequest*, finops::v1::ListTeamsResponse*) override;
+  Reactor* DeleteTeam(Ctx*, const finops::v1::KeyId*, finops::v1::TeamInfo*) override;
+  Reactor* CreateLimit(Ctx*, const finops::v1::CreateLimitRequest*, finops::v1::LimitInfo*) override;
+  Reactor* UpdateLimit(Ctx*, const finops::v1::UpdateLimitRequest*, finops::v1::LimitInfo*) override;
+  Reactor* GetLimit(Ctx*, const finops::v1::LimitId*, finops::v1::LimitInfo*) override;
+  Reactor* ListLimits(Ctx*, const finops::v1::ListLimitsRequest*, finops::v1::ListLimitsResponse*) override;
+  Reactor* DeleteLimit(Ctx*, const finops::v1::LimitId*, finops::v1::LimitInfo*) override;
+  Reactor* ListPrices(Ctx*, const finops::v1::ListPricesRequest*, finops::v1::ListPricesResponse*) override;
+  Reactor* SetPrice(Ctx*, const finops::v1::SetPriceRequest*, finops::v1::PriceInfo*) override;
+  Reactor* DeletePrice(Ctx*, const finops::v1::DeletePriceRequest*, finops::v1::PriceInfo*) override;
+  Reactor* GetUsage(Ctx*, const finops::v1::UsageQuery*, finops::v1::UsageResponse*) override;
   Reactor* GetSettings(Ctx*, const finops::v1::GetSettingsRequest*, finops::v1::SettingsInfo*) override;
   Reactor* UpdateSettings(Ctx*, const finops::v1::UpdateSettingsRequest*,
                           finops::v1::SettingsInfo*) override;
@@ -38,6 +61,11 @@ class AdminServiceImpl final : public finops::v1::AdminService::CallbackService 
                           finops::v1::ListDataPlanesResponse*) override;
 
  private:
+  // Info messages with the owner's limits attached.
+  void keyInfo(const VirtualKeyRow& row, finops::v1::VirtualKeyInfo* out);
+  void customerInfo(const CustomerRow& row, finops::v1::CustomerInfo* out);
+  void teamInfo(const TeamRow& row, finops::v1::TeamInfo* out);
+
   // Authenticates, runs `body`, maps errors to gRPC statuses, records an audit log line.
   template <typename F>
   Reactor* run(Ctx* ctx, const char* method, bool mutates, F&& body);

@@ -4,6 +4,8 @@
 
 #include <map>
 
+#include "controlplane/pricing/builtin.h"
+
 namespace finops::cp {
 
 finops::v1::ProviderType providerTypeFromString(const std::string& s) {
@@ -55,12 +57,56 @@ finops::v1::Snapshot buildSnapshot(const StateView& state) {
     for (const auto& m : p.models) out->add_models(m);
     out->set_list_upstream_models(p.listUpstreamModels);
   }
+  std::map<std::string, std::vector<const LimitRow*>> limitsByOwner;
+  for (const auto& l : state.limits) {
+    limitsByOwner[l.ownerKind + ":" + l.ownerId].push_back(&l);
+    auto* out = s.add_limits();
+    out->set_id(l.id);
+    out->set_name(l.name);
+    out->set_kind(l.kind == "budget"     ? finops::v1::LIMIT_KIND_BUDGET
+                  : l.kind == "requests" ? finops::v1::LIMIT_KIND_REQUESTS
+                  : l.kind == "tokens"   ? finops::v1::LIMIT_KIND_TOKENS
+                                         : finops::v1::LIMIT_KIND_CONCURRENCY);
+    out->set_amount(l.amount);
+    out->set_window(l.window);
+    out->set_calendar(l.calendar);
+    out->set_anchor_ms(l.anchorMs);
+    out->set_owner(l.ownerKind + " " + l.ownerName);
+    out->set_provider(l.provider);
+  }
   for (const auto& k : state.keys) {
     auto* out = s.add_virtual_keys();
     out->set_id(k.id);
     out->set_name(k.name);
     out->set_key_hash(k.keyHash);
     out->set_active(k.status == "active");
+    out->set_status(k.status);
+    if (k.expiresAt) out->set_expires_at_ms(*k.expiresAt * 1000);
+    out->set_team_id(k.teamId);
+    out->set_team_name(k.teamName);
+    out->set_customer_id(k.effectiveCustomerId);
+    out->set_customer_name(k.effectiveCustomerName);
+    for (const auto& p : k.allowedProviders) out->add_allowed_providers(p);
+    for (const auto& m : k.allowedModels) out->add_allowed_models(m);
+    for (const auto& owner : {"key:" + k.id, "team:" + k.teamId, "customer:" + k.effectiveCustomerId}) {
+      if (owner.back() == ':') continue;
+      auto it = limitsByOwner.find(owner);
+      if (it == limitsByOwner.end()) continue;
+      for (const LimitRow* l : it->second) out->add_limit_ids(l->id);
+    }
+  }
+  for (const auto& p : mergePrices(builtinPrices().prices, state.customPrices)) {
+    auto* out = s.add_prices();
+    out->set_provider(p.provider);
+    out->set_model(p.model);
+    out->set_input(p.input);
+    out->set_output(p.output);
+    out->set_has_cached_input(p.cachedInput.has_value());
+    out->set_cached_input(p.cachedInput.value_or(0));
+    out->set_has_cache_write(p.cacheWrite.has_value());
+    out->set_cache_write(p.cacheWrite.value_or(0));
+    out->set_per_image(p.perImage);
+    out->set_per_second(p.perSecond);
   }
   s.mutable_settings()->set_enforce_keys(state.settings.enforceKeys);
   for (const auto& h : state.settings.forwardHeaders) s.mutable_settings()->add_forward_headers(h);

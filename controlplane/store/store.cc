@@ -45,6 +45,26 @@ StateView Store::loadState() {
   v.providers = listProvidersLocked(nullptr);
   v.keys = listKeysLocked(nullptr);
   v.settings = settingsLocked();
+  v.teams = listTeamsLocked(nullptr, nullptr);
+  v.limits = listLimitsLocked(nullptr);
+  {
+    SQLite::Statement q(db_,
+                        "SELECT provider, model, input, output, cached_input, cache_write, per_image, "
+                        "per_second FROM prices ORDER BY provider, model");
+    while (q.executeStep()) {
+      PriceRow r;
+      r.provider = q.getColumn(0).getString();
+      r.model = q.getColumn(1).getString();
+      r.input = q.getColumn(2).getInt64();
+      r.output = q.getColumn(3).getInt64();
+      if (!q.getColumn(4).isNull()) r.cachedInput = q.getColumn(4).getInt64();
+      if (!q.getColumn(5).isNull()) r.cacheWrite = q.getColumn(5).getInt64();
+      r.perImage = q.getColumn(6).getInt64();
+      r.perSecond = q.getColumn(7).getInt64();
+      r.source = "custom";
+      v.customPrices.push_back(std::move(r));
+    }
+  }
   tx.commit();
   return v;
 }

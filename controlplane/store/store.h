@@ -7,11 +7,14 @@
 #include <SQLiteCpp/Database.h>
 
 #include <cstdint>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include "finops/v1/usage.pb.h"
 
 namespace finops::cp {
 
@@ -46,9 +49,124 @@ struct VirtualKeyRow {
   std::string name;
   std::string keyHash;  // 32 raw bytes
   std::string keyPrefix;
-  std::string status;  // "active" | "revoked"
+  std::string status;  // "active" | "disabled" | "revoked"
   int64_t createdAt = 0;
   std::optional<int64_t> revokedAt;
+  std::optional<int64_t> rotatedAt;
+  std::string teamId, teamName;
+  std::string customerId, customerName;  // the key's own customer (not its team's)
+  std::string effectiveCustomerId, effectiveCustomerName;  // own or its team's
+  std::optional<int64_t> expiresAt;  // unix seconds
+  std::vector<std::string> allowedProviders;
+  std::vector<std::string> allowedModels;
+};
+
+struct CustomerRow {
+  std::string id;
+  std::string name;
+  int64_t createdAt = 0;
+  int teams = 0;
+  int keys = 0;
+};
+
+struct TeamRow {
+  std::string id;
+  std::string name;
+  std::string customerId, customerName;
+  int64_t createdAt = 0;
+  int keys = 0;
+};
+
+// A budget ("budget", amount in nano-dollars) or rate limit ("requests", "tokens",
+// "concurrency").
+struct LimitRow {
+  std::string id;
+  std::string name;
+  std::string ownerKind;  // "customer" | "team" | "key"
+  std::string ownerId;
+  std::string ownerName;
+  std::string provider;  // empty: every provider
+  std::string kind;
+  int64_t amount = 0;
+  std::string window;  // empty for concurrency
+  bool calendar = true;
+  int64_t anchorMs = 0;
+  int64_t createdAt = 0;
+  // Filled by getLimit/listLimits: the current window and its usage.
+  int64_t windowStartMs = 0;
+  int64_t windowEndMs = 0;
+  int64_t used = 0;
+};
+
+struct LimitSpec {
+  std::string ownerKind;
+  std::string owner;  // name or id
+  std::string provider;
+  std::string name;
+  std::string kind;
+  int64_t amount = 0;
+  std::string window;
+  bool calendar = true;
+};
+
+struct LimitPatch {
+  std::optional<int64_t> amount;
+  std::optional<std::string> window;
+  std::optional<bool> calendar;
+};
+
+// Nano-dollars per million tokens; per image / per second in nano-dollars.
+struct PriceRow {
+  std::string provider;
+  std::string model;
+  int64_t input = 0;
+  int64_t output = 0;
+  std::optional<int64_t> cachedInput;
+  std::optional<int64_t> cacheWrite;
+  int64_t perImage = 0;
+  int64_t perSecond = 0;
+  std::string source;  // "builtin" | "custom"
+};
+
+struct KeySpec {
+  std::string name;
+  std::string team;      // name or id; empty: none
+  std::string customer;  // name or id; empty: none
+  std::optional<int64_t> expiresAt;
+  std::vector<std::string> allowedProviders;
+  std::vector<std::string> allowedModels;
+  bool disabled = false;
+};
+
+struct KeyPatch {
+  std::optional<std::string> name;
+  std::optional<std::string> team;      // "" detaches
+  std::optional<std::string> customer;  // "" detaches
+  std::optional<std::optional<int64_t>> expiresAt;
+  std::optional<std::vector<std::string>> allowedProviders;
+  std::optional<std::vector<std::string>> allowedModels;
+  std::optional<std::string> status;  // "active" | "disabled"
+};
+
+struct UsageFilter {
+  int64_t fromMs = 0;
+  int64_t toMs = 0;
+  std::vector<std::string> groupBy;  // key, team, customer, provider, model, day, hour
+  std::string key, team, customer, provider, model;  // names or ids
+};
+
+struct UsageAgg {
+  std::map<std::string, std::string> group;
+  int64_t requests = 0, promptTokens = 0, completionTokens = 0, cachedTokens = 0;
+  int64_t costNano = 0, unpriced = 0, estimated = 0, failed = 0;
+};
+
+// Allowance timing, shared with the data planes through Grant.ttl_ms.
+struct GrantPolicy {
+  int64_t ttlMs = 30'000;    // a data plane uses a grant at most this long without renewal
+  int64_t graceMs = 30'000;  // extra time the control plane keeps it reserved (late reports)
+  int64_t activeMs = 3'000;  // a node that reported this recently shares concurrency limits
+  int64_t startupHoldMs = 2'000;  // after a restart, no concurrency grant grows this long
 };
 
 struct SettingsRow {
@@ -68,6 +186,9 @@ struct StateView {
   std::vector<ProviderRow> providers;
   std::vector<VirtualKeyRow> keys;
   SettingsRow settings;
+  std::vector<TeamRow> teams;
+  std::vector<LimitRow> limits;
+  std::vector<PriceRow> customPrices;
 };
 
 struct ProviderPatch {
@@ -99,12 +220,49 @@ class Store {
   std::vector<ProviderRow> listProviders();
   ProviderRow deleteProvider(const std::string& name);
 
-  // --- virtual keys (keys.cc)
+  // --- virtual keys (keys.cc). `id` arguments take an id or a live key's name.
   // Returns the row and the secret key (shown once).
-  std::pair<VirtualKeyRow, std::string> createKey(const std::string& name);
+  std::pair<VirtualKeyRow, std::string> createKey(const KeySpec& spec);
   VirtualKeyRow getKey(const std::string& id);
   std::vector<VirtualKeyRow> listKeys();
   VirtualKeyRow revokeKey(const std::string& id);
+  VirtualKeyRow updateKey(const std::string& id, const KeyPatch& patch);
+  std::pair<VirtualKeyRow, std::string> rotateKey(const std::string& id);
+  VirtualKeyRow deleteKey(const std::string& id);
+
+  // --- customers and teams (owners.cc). `ref` is an id or a name.
+  CustomerRow createCustomer(const std::string& name);
+  CustomerRow renameCustomer(const std::string& ref, const std::string& name);
+  CustomerRow getCustomer(const std::string& ref);
+  std::vector<CustomerRow> listCustomers();
+  CustomerRow deleteCustomer(const std::string& ref);
+  TeamRow createTeam(const std::string& name, const std::string& customer);
+  TeamRow updateTeam(const std::string& ref, const std::optional<std::string>& name,
+                     const std::optional<std::string>& customer);
+  TeamRow getTeam(const std::string& ref);
+  std::vector<TeamRow> listTeams(const std::string& customer);
+  TeamRow deleteTeam(const std::string& ref);
+
+  // --- budgets and rate limits (limits.cc)
+  LimitRow createLimit(const LimitSpec& spec);
+  LimitRow updateLimit(const std::string& id, const LimitPatch& patch);
+  LimitRow getLimit(const std::string& id);
+  // ownerKind empty: all; kinds empty: all.
+  std::vector<LimitRow> listLimits(const std::string& ownerKind, const std::string& owner,
+                                   const std::vector<std::string>& kinds);
+  LimitRow deleteLimit(const std::string& id);
+
+  // --- prices (prices.cc): custom rows; the builtin table lives in pricing/.
+  std::vector<PriceRow> listCustomPrices();
+  PriceRow setPrice(const PriceRow& row);
+  PriceRow deletePrice(const std::string& provider, const std::string& model);
+
+  // --- usage (usage.cc)
+  // Applies a data plane's report in one transaction: records exactly once by request_id,
+  // then grants for its demands. `nowMs` is injected for tests.
+  finops::v1::UsageReply applyReport(const finops::v1::UsageReport& report, int64_t nowMs);
+  std::vector<UsageAgg> queryUsage(const UsageFilter& f, UsageAgg* total);
+  void setGrantPolicy(const GrantPolicy& p);
 
   // --- settings (settings.cc)
   SettingsRow getSettings();
@@ -119,9 +277,36 @@ class Store {
   std::vector<ProviderRow> listProvidersLocked(const std::string* only);
   std::vector<VirtualKeyRow> listKeysLocked(const std::string* only);
   SettingsRow settingsLocked();
+  std::string resolveKeyLocked(const std::string& ref);
+  std::string resolveCustomerLocked(const std::string& ref);
+  std::string resolveTeamLocked(const std::string& ref);
+  std::vector<CustomerRow> listCustomersLocked(const std::string* only);
+  std::vector<TeamRow> listTeamsLocked(const std::string* only, const std::string* customer);
+  std::vector<LimitRow> listLimitsLocked(const std::string* only);
+  void fillWindowLocked(LimitRow& row, int64_t nowMs);
+  int64_t windowUsedLocked(const LimitRow& limit, int64_t windowStartMs, int64_t windowEndMs);
+  const std::vector<LimitRow>& limitsCacheLocked();
+  void grantLocked(const std::string& node, const finops::v1::LimitDemand& d, int64_t nowMs,
+                   finops::v1::UsageReply& reply);
 
   std::mutex mu_;
   SQLite::Database db_;  // GUARDED_BY(mu_)
+
+  // Cache of the limits table, rebuilt when the config version moves.
+  uint64_t limitsCacheVersion_ = 0;
+  std::vector<LimitRow> limitsCache_;
+  std::map<std::string, const LimitRow*> limitsById_;
+  // "key:<id>", "team:<id>", "customer:<id>" -> the limits that owner carries.
+  std::map<std::string, std::vector<const LimitRow*>> limitsByOwner_;
+
+  // Concurrency slots per limit and node live in memory only (see docs/governance.md).
+  struct SlotHolder {
+    int64_t granted = 0, honored = 0, inFlight = 0, lastSeenMs = 0;
+  };
+  std::map<std::string, std::map<std::string, SlotHolder>> slots_;
+  std::map<std::string, int64_t> nodesLastSeen_;
+  GrantPolicy policy_;
+  int64_t startedMs_ = 0;
 };
 
 // Prefix of virtual keys.

@@ -10,6 +10,15 @@ const std::string* ProviderRoute::nextAuthorization() const {
   return &authorizations[i % authorizations.size()];
 }
 
+std::vector<const LimitDef*> KeyEntry::limitsFor(std::string_view provider) const {
+  std::vector<const LimitDef*> out = limits;
+  if (!providerLimits.empty()) {
+    auto it = providerLimits.find(std::string(provider));
+    if (it != providerLimits.end()) out.insert(out.end(), it->second.begin(), it->second.end());
+  }
+  return out;
+}
+
 const ProviderRoute* ConfigSnapshot::provider(std::string_view name) const {
   auto it = providers.find(name);
   return it == providers.end() ? nullptr : it->second.get();
@@ -57,12 +66,74 @@ std::shared_ptr<const ConfigSnapshot> compileSnapshot(const finops::v1::Snapshot
       return nullptr;
     }
   }
+  for (const auto& l : s.limits()) {
+    LimitDef d;
+    d.id = l.id();
+    d.name = l.name();
+    d.owner = l.owner();
+    d.provider = l.provider();
+    d.amount = l.amount();
+    d.window = l.window();
+    d.calendar = l.calendar();
+    d.anchorMs = l.anchor_ms();
+    switch (l.kind()) {
+      case finops::v1::LIMIT_KIND_BUDGET: d.kind = LimitKind::kBudget; break;
+      case finops::v1::LIMIT_KIND_REQUESTS: d.kind = LimitKind::kRequests; break;
+      case finops::v1::LIMIT_KIND_TOKENS: d.kind = LimitKind::kTokens; break;
+      case finops::v1::LIMIT_KIND_CONCURRENCY: d.kind = LimitKind::kConcurrency; break;
+      default: *error = "limit '" + l.id() + "' has an unknown kind"; return nullptr;
+    }
+    if (d.kind != LimitKind::kConcurrency) {
+      std::string werr;
+      auto spec = parseWindow(d.window, &werr);
+      if (!spec) {
+        *error = "limit '" + l.id() + "': " + werr;
+        return nullptr;
+      }
+      d.spec = *spec;
+    }
+    out->limits.emplace(d.id, std::move(d));
+  }
   for (const auto& k : s.virtual_keys()) {
     if (k.key_hash().size() != 32) {
       *error = "virtual key '" + k.id() + "' has a malformed hash";
       return nullptr;
     }
-    out->keysByHash[k.key_hash()] = KeyEntry{k.id(), k.name(), k.key_hash(), k.active()};
+    KeyEntry e;
+    e.id = k.id();
+    e.name = k.name();
+    e.hash = k.key_hash();
+    e.active = k.active();
+    e.status = k.status().empty() ? (k.active() ? "active" : "revoked") : k.status();
+    e.expiresAtMs = k.expires_at_ms();
+    e.teamId = k.team_id();
+    e.teamName = k.team_name();
+    e.customerId = k.customer_id();
+    e.customerName = k.customer_name();
+    e.allowedProviders.assign(k.allowed_providers().begin(), k.allowed_providers().end());
+    e.allowedModels.assign(k.allowed_models().begin(), k.allowed_models().end());
+    for (const auto& id : k.limit_ids()) {
+      auto it = out->limits.find(id);
+      if (it == out->limits.end()) {
+        *error = "virtual key '" + k.id() + "' refers to an unknown limit '" + id + "'";
+        return nullptr;
+      }
+      if (it->second.provider.empty()) e.limits.push_back(&it->second);
+      else e.providerLimits[it->second.provider].push_back(&it->second);
+    }
+    out->keysByHash[k.key_hash()] = std::move(e);
+  }
+  for (const auto& p : s.prices()) {
+    Price price;
+    price.input = p.input();
+    price.output = p.output();
+    price.cachedInput = p.cached_input();
+    price.cacheWrite = p.cache_write();
+    price.hasCachedInput = p.has_cached_input();
+    price.hasCacheWrite = p.has_cache_write();
+    price.perImage = p.per_image();
+    price.perSecond = p.per_second();
+    out->prices.add(p.provider(), p.model(), price);
   }
   out->enforceKeys = s.settings().enforce_keys();
   for (const auto& h : s.settings().forward_headers()) {

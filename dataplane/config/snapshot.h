@@ -14,6 +14,8 @@
 #include <vector>
 
 #include "common/url.h"
+#include "dataplane/governance/pricing.h"
+#include "dataplane/governance/quota.h"
 #include "finops/v1/config.pb.h"
 
 namespace finops::dp {
@@ -44,6 +46,18 @@ struct KeyEntry {
   std::string name;
   std::string hash;  // 32 raw bytes
   bool active = false;
+  std::string status;       // "active" | "disabled" | "revoked"
+  int64_t expiresAtMs = 0;  // 0: never
+  std::string teamId, teamName, customerId, customerName;
+  std::vector<std::string> allowedProviders;
+  std::vector<std::string> allowedModels;
+  // Limits for every request, and those for requests to one provider (key's own, team's
+  // and customer's). Pointers into ConfigSnapshot::limits.
+  std::vector<const LimitDef*> limits;
+  std::unordered_map<std::string, std::vector<const LimitDef*>> providerLimits;
+
+  // The limits that apply to a request to `provider`.
+  std::vector<const LimitDef*> limitsFor(std::string_view provider) const;
 };
 
 struct ConfigSnapshot {
@@ -53,6 +67,8 @@ struct ConfigSnapshot {
   std::unordered_map<std::string, KeyEntry, StringHash, std::equal_to<>> keysByHash;
   bool enforceKeys = true;
   std::unordered_set<std::string> forwardHeaders;  // lower case
+  std::unordered_map<std::string, LimitDef> limits;  // by id; node-based, pointers stay valid
+  PriceTable prices;
 
   const ProviderRoute* provider(std::string_view name) const;
   // Looks a presented key up by its SHA-256 and compares the hashes in constant time.

@@ -1,7 +1,11 @@
 #include "dataplane/routes/openai.h"
 
 
+#include <mutex>
+#include <set>
+
 #include "common/log.h"
+#include "dataplane/governance/rules.h"
 #include "dataplane/routes/models_cache.h"
 #include "dataplane/routes/routing.h"
 
@@ -84,6 +88,97 @@ class DisconnectWatcher {
   beast::tcp_stream& client_;
 };
 
+int64_t wallNowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+void warnUnpricedOnce(const std::string& provider, const std::string& model) {
+  static std::mutex mu;
+  static std::set<std::string> seen;
+  std::lock_guard lock(mu);
+  if (seen.size() < 10'000 && seen.insert(provider + "/" + model).second)
+    log::warn("no price for model; its requests are charged $0 and counted as unpriced",
+              {{"provider", provider}, {"model", model}});
+}
+
+// Charges one admitted request when it ends, however it ends: the quota it held is released
+// with what it consumed and its usage record is queued for the control plane. It lives in
+// the handler's coroutine frame, so a request cut short is charged too.
+class Accounting {
+ public:
+  Accounting(Exchange& ex, std::string provider, std::string upstreamModel)
+      : ex_(ex), provider_(std::move(provider)), upstreamModel_(std::move(upstreamModel)),
+        startMs_(wallNowMs()), start_(std::chrono::steady_clock::now()) {}
+  ~Accounting() { finish(); }
+  Accounting(const Accounting&) = delete;
+  Accounting& operator=(const Accounting&) = delete;
+
+  Quota::Ticket ticket;
+  const Translator* translator = nullptr;
+  unsigned upstreamStatus = 0;  // 0: no response head
+  bool upstreamMayHaveWorked = false;  // request sent; the upstream may have spent tokens
+  std::string outcome = "ok";
+  size_t responseBytes = 0;
+
+  void finish() {
+    if (done_ || !ex_.gov) return;
+    done_ = true;
+    Usage u = translator ? translator->usage() : Usage{};
+    bool estimated = false;
+    bool accepted = upstreamStatus >= 200 && upstreamStatus < 300;
+    if (!u.known && (accepted || (upstreamStatus == 0 && upstreamMayHaveWorked))) {
+      // The upstream never said: estimate from what we saw (about 4 bytes per token,
+      // one token per streamed content chunk).
+      estimated = true;
+      u.promptTokens = static_cast<int64_t>(ex_.req.body().size() / 4);
+      int64_t chunks = translator ? translator->contentChunks() : 0;
+      u.completionTokens = std::max<int64_t>(chunks, ex_.streamed ? 0 : static_cast<int64_t>(responseBytes / 4));
+    }
+    const Price* price = ex_.config->prices.find(provider_, upstreamModel_);
+    int64_t cost = price ? costNano(*price, u) : 0;
+    if (!price && (u.promptTokens || u.completionTokens)) {
+      ex_.gov->unpricedRequests.fetch_add(1, std::memory_order_relaxed);
+      warnUnpricedOnce(provider_, upstreamModel_);
+    }
+    ex_.gov->quota.complete(ticket, cost, u.promptTokens + u.completionTokens);
+    if (!ex_.gov->reporter) return;
+    finops::v1::UsageRecord r;
+    r.set_request_id(ex_.requestId);
+    r.set_ts_ms(startMs_);
+    if (ex_.key) {
+      r.set_key_id(ex_.key->id);
+      r.set_team_id(ex_.key->teamId);
+      r.set_customer_id(ex_.key->customerId);
+    }
+    r.set_provider(provider_);
+    r.set_model(ex_.model);
+    r.set_prompt_tokens(u.promptTokens);
+    r.set_completion_tokens(u.completionTokens);
+    r.set_cached_tokens(u.cachedTokens);
+    r.set_cache_write_tokens(u.cacheWriteTokens);
+    r.set_cost_nano(cost);
+    r.set_priced(price != nullptr);
+    r.set_estimated(estimated);
+    r.set_streamed(ex_.streamed);
+    r.set_status(static_cast<int32_t>(ex_.status ? ex_.status : upstreamStatus));
+    r.set_outcome(outcome);
+    r.set_latency_ms(std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::steady_clock::now() - start_)
+                         .count());
+    r.set_node(ex_.gov->nodeName);
+    ex_.gov->reporter->enqueue(std::move(r));
+  }
+
+ private:
+  Exchange& ex_;
+  std::string provider_, upstreamModel_;
+  int64_t startMs_;
+  std::chrono::steady_clock::time_point start_;
+  bool done_ = false;
+};
+
 ApiError upstreamFailure(const beast::error_code& ec, const ProviderRoute& route) {
   if (ec == beast::error::timeout)
     return apiError(504, "timeout", "upstream_timeout",
@@ -144,6 +239,12 @@ net::awaitable<void> handleProxy(Exchange& ex, Endpoint endpoint) {
     co_return;
   }
   ex.provider = route->name;
+  if (ex.key) {
+    if (auto err = checkModelAccess(*ex.key, route->name, upstreamModel)) {
+      co_await sendError(ex, *err);
+      co_return;
+    }
+  }
   const json_scan::Member* streamMember = scan.find("stream");
   bool stream = streamMember && streamMember->kind == 't';
 
@@ -158,6 +259,29 @@ net::awaitable<void> handleProxy(Exchange& ex, Endpoint endpoint) {
   if (auto err = translator->buildRequest(ClientRequest{bodyText, scan}, upstreamModel, call)) {
     co_await sendError(ex, *err);
     co_return;
+  }
+
+  // Governance: budgets and rate limits are checked against this gateway's allowances,
+  // with no call to the control plane.
+  Accounting acct(ex, route->name, upstreamModel);
+  acct.translator = translator.get();
+  if (ex.gov) {
+    if (ex.gov->reporter && !ex.gov->reporter->hasRoom()) {
+      ex.gov->refusals.fetch_add(1, std::memory_order_relaxed);
+      ex.responseHeaders.emplace_back("retry-after", "1");
+      co_await sendError(ex, apiError(503, "service_unavailable", "usage_backlog",
+                                      "The gateway cannot reach the control plane to record "
+                                      "usage and its buffer is full; retry shortly."));
+      co_return;
+    }
+    if (ex.key) {
+      if (auto refusal = ex.gov->quota.admit(ex.key->limitsFor(route->name), acct.ticket)) {
+        ex.gov->refusals.fetch_add(1, std::memory_order_relaxed);
+        ex.responseHeaders = std::move(refusal->headers);
+        co_await sendError(ex, refusal->error);
+        co_return;
+      }
+    }
   }
 
   // Build the upstream request.
@@ -188,6 +312,8 @@ net::awaitable<void> handleProxy(Exchange& ex, Endpoint endpoint) {
   beast::error_code ec;
   co_await ex.pool.exchange(*route, up, conn, parser, ec);
   if (ec) {
+    acct.outcome = ec == beast::error::timeout ? "timeout" : "upstream_failed";
+    acct.upstreamMayHaveWorked = ec == beast::error::timeout;
     log::warn("upstream request failed", {{"request_id", ex.requestId},
                                           {"provider", route->name},
                                           {"error", ec.message()}});
@@ -196,6 +322,8 @@ net::awaitable<void> handleProxy(Exchange& ex, Endpoint endpoint) {
   }
   auto& head = parser->get();
   unsigned status = head.result_int();
+  acct.upstreamStatus = status;
+  if (status >= 300) acct.outcome = "upstream_error";
   bool upstreamKeepAlive = head.keep_alive();
   bool isSse = head[http::field::content_type].find("text/event-stream") != std::string_view::npos;
 
@@ -244,6 +372,7 @@ net::awaitable<void> handleProxy(Exchange& ex, Endpoint endpoint) {
     bool clientGone = watcher.clientGone() || clientFailed;
     co_await watcher.stop(ex.buffer);
     if (clientGone) {
+      acct.outcome = "client_cancelled";
       log::info("client went away mid-stream; upstream request cancelled",
                 {{"request_id", ex.requestId}, {"provider", route->name}});
       conn->close();
@@ -253,6 +382,7 @@ net::awaitable<void> handleProxy(Exchange& ex, Endpoint endpoint) {
     }
     out.clear();
     if (!upstreamComplete) {
+      acct.outcome = ec == beast::error::timeout ? "timeout" : "upstream_failed";
       log::warn("upstream stream failed", {{"request_id", ex.requestId},
                                            {"provider", route->name},
                                            {"error", ec.message()}});
@@ -287,7 +417,9 @@ net::awaitable<void> handleProxy(Exchange& ex, Endpoint endpoint) {
       break;
     }
   }
+  acct.responseBytes = upstreamBody.size();
   if (ec) {
+    acct.outcome = ec == beast::error::timeout ? "timeout" : "upstream_failed";
     conn->close();
     co_await sendError(ex, upstreamFailure(ec, *route));
     co_return;
@@ -346,9 +478,14 @@ std::string modelObject(std::string_view id, std::string_view owner) {
 net::awaitable<void> handleListModels(Exchange& ex) {
   auto ids = co_await listModelIds(ex, std::chrono::milliseconds(2000));
   std::string body = "{\"object\":\"list\",\"data\":[";
-  for (size_t i = 0; i < ids.size(); ++i) {
-    if (i) body.push_back(',');
-    body += modelObject(ids[i].first, ids[i].second);
+  bool first = true;
+  for (const auto& [id, owner] : ids) {
+    // Only what the calling key may use.
+    if (ex.key && !modelAllowed(*ex.key, owner, std::string_view(id).substr(std::min(id.size(), owner.size() + 1))))
+      continue;
+    if (!first) body.push_back(',');
+    first = false;
+    body += modelObject(id, owner);
   }
   body += "]}";
   co_await sendJson(ex, 200, std::move(body));
@@ -359,6 +496,7 @@ net::awaitable<void> handleGetModel(Exchange& ex, std::string_view rawId) {
   std::string id = percentDecode(rawId);
   auto ref = splitModel(id);
   const ProviderRoute* route = ref ? ex.config->provider(ref->provider) : nullptr;
+  if (route && ex.key && !modelAllowed(*ex.key, route->name, ref->model)) route = nullptr;
   if (route) {
     auto ids = co_await listModelIds(ex, std::chrono::milliseconds(2000));
     bool known = false;

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "dataplane/config/snapshot.h"
+#include "dataplane/governance/governance.h"
 #include "dataplane/translate/translator.h"
 #include "dataplane/upstream/client.h"
 
@@ -26,6 +27,9 @@ struct Exchange {
   std::string requestId;
   std::shared_ptr<const ConfigSnapshot> config;  // loaded once per request
   const KeyEntry* key = nullptr;                 // the authenticated virtual key, if any
+  Governance* gov = nullptr;                     // null: no budgets, limits or usage
+  // Extra headers for the response (rate-limit headers, retry hints).
+  std::vector<std::pair<std::string, std::string>> responseHeaders;
 
   // Outcome, for the access log.
   unsigned status = 0;

@@ -5,6 +5,7 @@
 #include <random>
 
 #include "common/log.h"
+#include "dataplane/governance/rules.h"
 #include "dataplane/routes/openai.h"
 #include "dataplane/server/exchange.h"
 
@@ -146,16 +147,28 @@ net::awaitable<void> dispatch(Exchange& ex, ConfigStore& store) {
     anyPresented = true;
     if ((ex.key = ex.config->findKey(k))) break;
   }
-  if (ex.config->enforceKeys && (!ex.key || !ex.key->active)) {
+  if (ex.config->enforceKeys && !ex.key) {
     std::string msg = !anyPresented
                           ? "You didn't provide an API key. Provide your FinOps virtual key in "
                             "the Authorization header (Bearer), x-api-key or x-bf-vk."
-                          : (ex.key ? "The virtual key has been revoked." : "Incorrect API key provided.");
-    ex.key = nullptr;
+                          : "Incorrect API key provided.";
     co_await sendError(ex, apiError(401, "invalid_request_error", "invalid_api_key", msg, ""));
     co_return;
   }
-  if (ex.key && !ex.key->active) ex.key = nullptr;
+  if (ex.key) {
+    int64_t nowMs = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::system_clock::now().time_since_epoch())
+                        .count();
+    if (auto err = keyUsable(*ex.key, nowMs)) {
+      // A key that is not usable governs nothing; without enforcement the request goes on
+      // unauthenticated, as if no key had been sent.
+      if (ex.config->enforceKeys) {
+        co_await sendError(ex, *err);
+        co_return;
+      }
+      ex.key = nullptr;
+    }
+  }
   switch (r.route) {
     case Route::kChat: co_await handleProxy(ex, Endpoint::kChatCompletions); break;
     case Route::kCompletions: co_await handleProxy(ex, Endpoint::kCompletions); break;
@@ -259,6 +272,7 @@ net::awaitable<void> session(tcp::socket socket, upstream::Pool& pool, ConfigSto
     stats.inFlight.fetch_add(1);
     auto req = parser.release();
     Exchange ex{stream, buffer, req, pool, newRequestId()};
+    ex.gov = opt.governance;
     ex.keepAlive = req.keep_alive() && !stats.draining.load();
     co_await dispatch(ex, store);
     stats.inFlight.fetch_sub(1);
@@ -288,6 +302,7 @@ net::awaitable<void> acceptLoop(Server::Worker& w, ConfigStore& store, const Ser
 net::awaitable<void> sendResponse(Exchange& ex, http::response<http::string_body>& res) {
   res.version(11);
   res.set("x-request-id", ex.requestId);
+  for (const auto& [name, value] : ex.responseHeaders) res.set(name, value);
   res.keep_alive(ex.keepAlive);
   res.prepare_payload();
   ex.status = res.result_int();

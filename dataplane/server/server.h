@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "dataplane/config/snapshot.h"
+#include "dataplane/governance/governance.h"
 #include "dataplane/upstream/client.h"
 
 namespace finops::dp {
@@ -27,6 +28,7 @@ struct ServerOptions {
   bool accessLog = true;                  // one JSON line per request on stderr
   std::string upstreamCaFile;             // extra CA bundle for upstream TLS
   upstream::Options upstream;
+  Governance* governance = nullptr;       // budgets, rate limits, usage reporting
 };
 
 class Server {

@@ -36,11 +36,20 @@ class OpenAICompatTranslator final : public Translator {
     std::string replacement;
     json_scan::appendString(replacement, upstreamModel);
     out.body = json_scan::splice(request.body, *model, replacement);
+    const json_scan::Member* stream = request.scan.find("stream");
+    if (endpoint_ != Endpoint::kEmbeddings && stream && stream->kind == 't')
+      return askForStreamUsage(out.body);
     return std::nullopt;
   }
 
   std::string translateResponse(std::string_view upstreamBody) override {
-    return withClientModel(upstreamBody, nullptr);
+    auto scan = json_scan::scan(upstreamBody);
+    if (!scan.ok || !scan.isObject) return std::string(upstreamBody);
+    if (const json_scan::Member* u = scan.find("usage"); u && u->kind == 'o')
+      parseOpenAIUsage(upstreamBody.substr(u->valueBegin, u->valueEnd - u->valueBegin), usage_);
+    const json_scan::Member* model = scan.find("model");
+    if (!model) return std::string(upstreamBody);
+    return json_scan::splice(upstreamBody, *model, clientModelJson_);
   }
 
   void onStreamEvent(const sse::Event& event, std::string& out) override {
@@ -50,10 +59,28 @@ class OpenAICompatTranslator final : public Translator {
       out.append("data: [DONE]\n\n");
       return;
     }
-    bool isError = false;
-    std::string data = withClientModel(event.data, &isError);
-    if (isError) sawError_ = true;
-    appendDataEvent(out, data);
+    auto scan = json_scan::scan(event.data);
+    if (!scan.ok || !scan.isObject) {
+      appendDataEvent(out, event.data);
+      return;
+    }
+    if (scan.find("error")) sawError_ = true;
+    const json_scan::Member* choices = scan.find("choices");
+    bool noChoices = choices && choices->kind == 'a' &&
+                     event.data.substr(choices->valueBegin, choices->valueEnd - choices->valueBegin)
+                             .find_first_not_of("[] \t\r\n") == std::string_view::npos;
+    if (choices && !noChoices) ++contentChunks_;
+    if (const json_scan::Member* u = scan.find("usage"); u && u->kind == 'o') {
+      parseOpenAIUsage(event.data.substr(u->valueBegin, u->valueEnd - u->valueBegin), usage_);
+      // The usage chunk we asked for on the client's behalf stays with us.
+      if (!clientWantsUsage_ && noChoices) return;
+    }
+    const json_scan::Member* model = scan.find("model");
+    if (!model) {
+      appendDataEvent(out, event.data);
+      return;
+    }
+    appendDataEvent(out, json_scan::splice(event.data, *model, clientModelJson_));
   }
 
   bool onStreamEnd(std::string& out) override {
@@ -63,21 +90,36 @@ class OpenAICompatTranslator final : public Translator {
   }
 
  private:
-  // `body` with its top-level "model" replaced by the client's model id; unchanged when it
-  // is not a JSON object with a model.
-  std::string withClientModel(std::string_view body, bool* isError) {
+  // Streams: make the upstream send its usage chunk (stream_options.include_usage), and
+  // remember whether the client asked for it itself.
+  std::optional<ApiError> askForStreamUsage(std::string& body) {
     auto scan = json_scan::scan(body);
-    if (!scan.ok || !scan.isObject) return std::string(body);
-    if (isError && scan.find("error")) *isError = true;
-    const json_scan::Member* model = scan.find("model");
-    if (!model) return std::string(body);
-    return json_scan::splice(body, *model, clientModelJson_);
+    const json_scan::Member* opts = scan.find("stream_options");
+    if (!opts || opts->kind == 'z') {
+      size_t close = body.find_last_of('}');
+      if (close == std::string::npos) return std::nullopt;
+      body.insert(close, R"(,"stream_options":{"include_usage":true})");
+      return std::nullopt;
+    }
+    if (opts->kind != 'o')
+      return apiError(400, "invalid_request_error", "invalid_type",
+                      "Invalid type for 'stream_options': expected an object.", "stream_options");
+    auto j = json::parse(body.substr(opts->valueBegin, opts->valueEnd - opts->valueBegin), nullptr, false);
+    if (j.is_object() && j.contains("include_usage") && j["include_usage"] == true) {
+      clientWantsUsage_ = true;
+      return std::nullopt;
+    }
+    if (!j.is_object()) return std::nullopt;
+    j["include_usage"] = true;
+    body = json_scan::splice(body, *opts, j.dump());
+    return std::nullopt;
   }
 
   Endpoint endpoint_;
   std::string clientModelJson_;
   bool done_ = false;
   bool sawError_ = false;
+  bool clientWantsUsage_ = false;
 };
 
 }  // namespace

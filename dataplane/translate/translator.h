@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 
+#include "dataplane/governance/usage.h"
 #include "dataplane/schema/json_scan.h"
 #include "dataplane/sse/parser.h"
 #include "finops/v1/config.pb.h"
@@ -66,6 +67,16 @@ class Translator {
   // The upstream stream ended. Appends closing bytes to `out`. Returns false when the
   // stream was incomplete (then `out` ends with an error event and no [DONE]).
   virtual bool onStreamEnd(std::string& out) = 0;
+
+  // Token usage as the upstream reported it (known == false until it has). Streamed
+  // requests ask the upstream for it; the client sees the usage chunk only if it asked.
+  const Usage& usage() const { return usage_; }
+  // Stream chunks carrying generated content so far (a token estimate for a cut stream).
+  int64_t contentChunks() const { return contentChunks_; }
+
+ protected:
+  Usage usage_;
+  int64_t contentChunks_ = 0;
 };
 
 // The client-visible model id (what the client sent) is echoed in every response.

@@ -27,6 +27,17 @@ TEST(Args, UnknownFlagsAndMissingValuesAreUsageErrors) {
   EXPECT_THROW(a.expectPositional(1, "one"), CliError);
 }
 
+TEST(Args, ShortFlagsAndRepeatedValues) {
+  Args a({"-f", "a.yaml", "-", "--by", "key", "--by=model", "--dry-run"}, {"-f", "--by"},
+         {"--dry-run"});
+  EXPECT_EQ(a.value("-f"), "a.yaml");
+  EXPECT_EQ(a.positional(), std::vector<std::string>{"-"});
+  EXPECT_EQ(a.values("--by"), (std::vector<std::string>{"key", "model"}));
+  EXPECT_EQ(a.value("--by"), "model");  // last wins
+  EXPECT_TRUE(a.values("--nothing").empty());
+  EXPECT_THROW(Args({"-x"}, {"-f"}, {}), CliError);
+}
+
 TEST(Args, SplitList) {
   EXPECT_EQ(splitList(" a, b,,c "), (std::vector<std::string>{"a", "b", "c"}));
   EXPECT_TRUE(splitList("").empty());

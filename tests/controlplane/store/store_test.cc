@@ -42,12 +42,12 @@ TEST_F(StoreTest, FirstStartCreatesOneAdminTokenStoredAsAHash) {
 
 TEST_F(StoreTest, VirtualKeysAreRandomPrefixedAndOnlyHashed) {
   Store s(path_);
-  auto [row, secret] = s.createKey("team-a");
+  auto [row, secret] = s.createKey({"team-a"});
   EXPECT_TRUE(secret.starts_with("sk-fo-"));
   EXPECT_EQ(secret.size(), 6u + 43u);  // 256 bits in base64url
   EXPECT_EQ(row.keyHash, sha256Bytes(secret));
   EXPECT_TRUE(secret.starts_with(row.keyPrefix));
-  auto [row2, secret2] = s.createKey("team-a");
+  auto [row2, secret2] = s.createKey({"team-b"});
   EXPECT_NE(secret, secret2);
   // The secret is nowhere in the database files (main file and WAL).
   std::string bytes;
@@ -58,7 +58,7 @@ TEST_F(StoreTest, VirtualKeysAreRandomPrefixedAndOnlyHashed) {
   EXPECT_NE(bytes.find(row.keyHash), std::string::npos) << "test setup: the hash should be stored";
   EXPECT_EQ(bytes.find(secret), std::string::npos);
   EXPECT_EQ(bytes.find(secret.substr(6)), std::string::npos);
-  EXPECT_THROW(s.createKey(""), StoreError);
+  EXPECT_THROW(s.createKey({""}), StoreError);
 }
 
 TEST_F(StoreTest, EveryChangeBumpsThePersistedVersion) {
@@ -72,7 +72,7 @@ TEST_F(StoreTest, EveryChangeBumpsThePersistedVersion) {
     p.baseUrl = "https://api.openai.com/v1";
     s.createProvider(p, {"sk-a", "sk-b"});
     EXPECT_EQ(s.configVersion(), v0 + 1);
-    auto [k, secret] = s.createKey("x");
+    auto [k, secret] = s.createKey({"x"});
     s.revokeKey(k.id);
     EXPECT_EQ(s.configVersion(), v0 + 3);
     s.revokeKey(k.id);  // already revoked: no change
@@ -127,7 +127,7 @@ TEST_F(StoreTest, SnapshotCarriesHashesNotSecrets) {
   p.baseUrl = defaultBaseUrl("groq");
   p.models = {"llama-3.1-8b-instant"};
   s.createProvider(p, {"gsk-upstream"});
-  auto [k, secret] = s.createKey("team");
+  auto [k, secret] = s.createKey({"team"});
   SettingsPatch sp;
   sp.enforceKeys = false;
   sp.forwardHeaders = std::vector<std::string>{"X-Trace"};
