@@ -42,7 +42,7 @@ Commands:
   ratelimits list [--key K|--team T|--customer C] | get ID | delete ID
   ratelimits update ID [--amount N] [--window W] [--calendar | --rolling]
   prices list [--provider P] [--model SUBSTRING] | delete PROVIDER/MODEL
-  prices set PROVIDER/MODEL [--input D] [--output D] [--cached-input D] [--cache-write D]
+  prices set PROVIDER/MODEL [--input-price D] [--output-price D] [--cached-input-price D] [--cache-write-price D]
               [--per-image D] [--per-second D]          (dollars per 1M tokens)
   usage [--since 24h|7d|30d | --from T] [--to T] [--by key,team,customer,provider,model,day,hour]
               [--key K] [--team T] [--customer C] [--provider P] [--model M]

@@ -55,15 +55,15 @@ std::pair<std::string, std::string> splitModel(const std::string& s) {
 
 int setPrice(const GlobalOptions& g, Client& client, const std::vector<std::string>& rest) {
   Args a(rest,
-         {"--input", "--output", "--cached-input", "--cache-write", "--per-image", "--per-second"},
+         {"--input-price", "--output-price", "--cached-input-price", "--cache-write-price", "--per-image", "--per-second"},
          {});
   a.expectPositional(1,
-                     "finopsctl prices set PROVIDER/MODEL --input DOLLARS --output DOLLARS "
-                     "[--cached-input D] [--cache-write D] [--per-image D] [--per-second D]");
+                     "finopsctl prices set PROVIDER/MODEL --input-price DOLLARS --output-price DOLLARS "
+                     "[--cached-input-price D] [--cache-write-price D] [--per-image D] [--per-second D]");
   auto [provider, model] = splitModel(a.positional()[0]);
   bool any = false;
   for (const char* f :
-       {"--input", "--output", "--cached-input", "--cache-write", "--per-image", "--per-second"})
+       {"--input-price", "--output-price", "--cached-input-price", "--cache-write-price", "--per-image", "--per-second"})
     any = any || a.has(f);
   if (!any)
     throw CliError(kExitUsage, "prices set: give at least one price (--input, --output...)");
@@ -79,21 +79,21 @@ int setPrice(const GlobalOptions& g, Client& client, const std::vector<std::stri
   for (const auto& p : current.prices())
     if (p.price().provider() == provider && p.price().model() == model) price = p.price();
   if (price.model().empty()) {
-    if (!a.has("--input") || !a.has("--output"))
+    if (!a.has("--input-price") || !a.has("--output-price"))
       throw CliError(kExitUsage,
-                     provider + "/" + model + " has no price yet: give both --input and --output");
+                     provider + "/" + model + " has no price yet: give both --input-price and --output-price");
     price.set_provider(provider);
     price.set_model(model);
   }
   auto dollars = [&](const char* flag) { return parseDollarsArg(a.value(flag), flag); };
-  if (a.has("--input")) price.set_input(dollars("--input"));
-  if (a.has("--output")) price.set_output(dollars("--output"));
-  if (a.has("--cached-input")) {
-    price.set_cached_input(dollars("--cached-input"));
+  if (a.has("--input-price")) price.set_input(dollars("--input-price"));
+  if (a.has("--output-price")) price.set_output(dollars("--output-price"));
+  if (a.has("--cached-input-price")) {
+    price.set_cached_input(dollars("--cached-input-price"));
     price.set_has_cached_input(true);
   }
-  if (a.has("--cache-write")) {
-    price.set_cache_write(dollars("--cache-write"));
+  if (a.has("--cache-write-price")) {
+    price.set_cache_write(dollars("--cache-write-price"));
     price.set_has_cache_write(true);
   }
   if (a.has("--per-image")) price.set_per_image(dollars("--per-image"));

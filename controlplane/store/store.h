@@ -166,7 +166,6 @@ struct GrantPolicy {
   int64_t ttlMs = 30'000;    // a data plane uses a grant at most this long without renewal
   int64_t graceMs = 30'000;  // extra time the control plane keeps it reserved (late reports)
   int64_t activeMs = 3'000;  // a node that reported this recently shares concurrency limits
-  int64_t startupHoldMs = 2'000;  // after a restart, no concurrency grant grows this long
 };
 
 struct SettingsRow {

@@ -34,7 +34,21 @@ v1::UsageReply Store::applyReport(const v1::UsageReport& report, int64_t now) {
   const std::string& node = report.node_id();
   if (node.empty()) throw StoreError(Code::kInvalidArgument, "a usage report needs a node_id");
   std::lock_guard lock(mu_);
-  if (startedMs_ == 0) startedMs_ = now;
+  if (startedMs_ == 0) {
+    // After a restart, the concurrency slots data planes still hold count until they
+    // report again or their grants lapse.
+    startedMs_ = now;
+    SQLite::Statement held(db_,
+                           "SELECT limit_id, node, granted, expires_ms FROM limit_grants "
+                           "WHERE window_start_ms = 0 AND expires_ms > ?");
+    held.bind(1, now);
+    while (held.executeStep()) {
+      SlotHolder h;
+      h.granted = held.getColumn(2).getInt64();
+      h.lastSeenMs = held.getColumn(3).getInt64() - policy_.ttlMs - policy_.graceMs;
+      slots_[held.getColumn(0).getString()][held.getColumn(1).getString()] = h;
+    }
+  }
   nodesLastSeen_[node] = now;
   SQLite::Transaction tx(db_);
   limitsCacheLocked();
@@ -128,11 +142,12 @@ void Store::grantLocked(const std::string& node, const v1::LimitDemand& d, int64
     // reassigned only once it reports honouring a lower grant and having no more in flight
     // (or after its grant could have expired), so the sum in use never exceeds the limit.
     auto& holders = slots_[l.id];
-    if (d.release() && d.in_flight() == 0) {
-      holders.erase(node);
-      g->set_granted(0);
-      return;
-    }
+    SQLite::Statement save(db_,
+                           "INSERT INTO limit_grants(limit_id, window_start_ms, node, granted, consumed, "
+                           "expires_ms) VALUES (?, 0, ?, ?, 0, ?) ON CONFLICT(limit_id, window_start_ms, "
+                           "node) DO UPDATE SET granted = excluded.granted, expires_ms = excluded.expires_ms");
+    save.bind(1, l.id);
+    save.bind(2, node);
     SlotHolder& me = holders[node];
     me.honored = d.honored();
     me.inFlight = d.in_flight();
@@ -154,9 +169,10 @@ void Store::grantLocked(const std::string& node, const v1::LimitDemand& d, int64
     int64_t count = static_cast<int64_t>(active.size());
     int64_t target = l.amount / count + (rank < l.amount % count ? 1 : 0);
     int64_t next = std::min(target, std::max<int64_t>(0, l.amount - heldByOthers));
-    // Just after a restart the other nodes' holdings are not known yet: grow nothing.
-    if (now - startedMs_ < policy_.startupHoldMs) next = std::min(next, std::max<int64_t>(0, me.honored));
     me.granted = next;
+    save.bind(3, next);
+    save.bind(4, now + policy_.ttlMs + policy_.graceMs);
+    save.exec();
     g->set_granted(next);
     g->set_window_used(inFlight);
     return;

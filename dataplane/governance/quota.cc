@@ -29,7 +29,6 @@ struct Quota::State {
   int64_t slots = 0, inFlight = 0;  // concurrency
   int64_t lastUsedSteady = INT64_MIN / 2;
   int64_t lastAskSteady = INT64_MIN / 2;
-  bool released = false;
 };
 
 namespace {
@@ -88,6 +87,10 @@ void addRetryAfter(Refusal& r, int64_t ms, bool shouldRetry) {
 Quota::Quota(Clock wallMs, Clock steadyMs) : wallMs_(std::move(wallMs)), steadyMs_(std::move(steadyMs)) {}
 Quota::Quota() : Quota(systemNowMs, steadyNowMs) {}
 
+void Quota::markUrgent() {
+  if (!urgent_.exchange(true, std::memory_order_relaxed) && onUrgent_) onUrgent_();
+}
+
 std::shared_ptr<Quota::State> Quota::stateFor(const LimitDef& def) {
   {
     std::shared_lock lock(mu_);
@@ -110,8 +113,7 @@ std::optional<Refusal> Quota::take(State& st, const LimitDef& def, int64_t wall,
     // No allowance yet (new limit, idle limit, new window, or the control plane unreachable
     // for longer than a grant lasts): retryable, and a report is asked for at once.
     st.wantMore = true;
-    st.released = false;
-    urgent_ = true;
+    markUrgent();
     Refusal r{apiError(503, "service_unavailable", "quota_unavailable",
                        "The gateway has no current allowance for " + describe(def) +
                            " yet; retry in a moment."),
@@ -122,7 +124,7 @@ std::optional<Refusal> Quota::take(State& st, const LimitDef& def, int64_t wall,
   if (def.kind == LimitKind::kConcurrency) {
     if (st.inFlight >= st.slots) {
       st.wantMore = true;
-      urgent_ = true;
+      markUrgent();
       Refusal r{apiError(429, "concurrency", "rate_limit_exceeded",
                          describe(def) + " is reached: " + std::to_string(st.inFlight) +
                              " requests in flight on this gateway. Retry when one finishes."),
@@ -140,7 +142,7 @@ std::optional<Refusal> Quota::take(State& st, const LimitDef& def, int64_t wall,
   int64_t resetMs = st.windowEnd - wall;
   if (!room) {
     st.wantMore = true;
-    urgent_ = true;
+    markUrgent();
     int64_t globalLeft = def.amount - st.windowUsed - (st.consumed - st.consumedAtGrant);
     if (st.exhausted || globalLeft <= 0) {
       // Spent: no retry helps before the window resets.
@@ -173,7 +175,7 @@ std::optional<Refusal> Quota::take(State& st, const LimitDef& def, int64_t wall,
   }
   if (st.granted - st.consumed - st.reserved <= st.lastIncrement / 2) {
     st.wantMore = true;
-    urgent_ = true;
+    markUrgent();
   }
   st.lastUsedSteady = steady;
   return std::nullopt;
@@ -262,17 +264,8 @@ std::vector<v1::LimitDemand> Quota::demands() {
       if (st->expiresSteady - steady < st->ttlMs / 2) include = true;  // renew
       if (!concurrency && wall >= st->windowEnd) include = true;       // next window
     }
-    // Concurrency shares are split among the nodes that report, so report while in use.
-    if (concurrency && (st->inFlight > 0 || recentlyUsed) && steady - st->lastAskSteady >= 1000)
-      include = true;
-    bool release = concurrency && st->haveGrant && !recentlyUsed && st->inFlight == 0 && !st->released &&
-                   !st->wantMore && st->slots > 0;
-    if (release) {
-      st->slots = 0;
-      st->haveGrant = false;
-      st->released = true;
-      include = true;
-    }
+    // Concurrency limits are split among the nodes that report: report every second.
+    if (concurrency && steady - st->lastAskSteady >= 1000) include = true;
     if (!include) continue;
     st->asked = true;
     st->lastAskSteady = steady;
@@ -282,7 +275,6 @@ std::vector<v1::LimitDemand> Quota::demands() {
     d.set_want_more(st->wantMore);
     d.set_in_flight(st->inFlight);
     d.set_honored(st->haveGrant && steady < st->expiresSteady ? st->slots : 0);
-    d.set_release(release);
     out.push_back(std::move(d));
   }
   return out;
@@ -296,7 +288,6 @@ void Quota::unsent(const std::vector<v1::LimitDemand>& demands) {
     std::lock_guard sl(it->second->mu);
     it->second->asked = false;
     it->second->lastAskSteady = INT64_MIN / 2;
-    if (d.release()) it->second->released = false;
   }
 }
 
@@ -309,7 +300,6 @@ void Quota::applyReply(const v1::UsageReply& reply, int64_t sentSteadyMs) {
     std::lock_guard sl(st.mu);
     st.ttlMs = g.ttl_ms() > 0 ? g.ttl_ms() : st.ttlMs;
     if (st.def.kind == LimitKind::kConcurrency) {
-      if (st.released) continue;  // the reply to our release
       st.slots = g.granted();
       st.haveGrant = true;
       st.expiresSteady = sentSteadyMs + st.ttlMs;

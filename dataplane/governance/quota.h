@@ -88,17 +88,20 @@ class Quota {
   void applyReply(const finops::v1::UsageReply& reply, int64_t sentSteadyMs);
   // True when a refusal or a low allowance wants a report soon.
   bool urgent() const { return urgent_.load(std::memory_order_relaxed); }
+  // Called (from the request path) when a report becomes urgent. Set before use.
+  void setOnUrgent(std::function<void()> f) { onUrgent_ = std::move(f); }
 
  private:
   std::shared_ptr<State> stateFor(const LimitDef& def);
   std::optional<Refusal> take(State& st, const LimitDef& def, int64_t wall, int64_t steady,
                               int64_t& reserved);
-  void release(State& st, int64_t reserved);
+  void markUrgent();
 
   Clock wallMs_, steadyMs_;
   mutable std::shared_mutex mu_;
   std::unordered_map<std::string, std::shared_ptr<State>> states_;  // GUARDED_BY(mu_)
   std::atomic<bool> urgent_{false};
+  std::function<void()> onUrgent_;
 };
 
 }  // namespace finops::dp

@@ -32,7 +32,10 @@ Reporter::Reporter(ReporterOptions options, Quota& quota, ConfigStore& config)
 
 Reporter::~Reporter() { stopAndFlush(std::chrono::milliseconds(0)); }
 
-void Reporter::start() { thread_ = std::thread([this] { run(); }); }
+void Reporter::start() {
+  quota_.setOnUrgent([this] { cv_.notify_one(); });
+  thread_ = std::thread([this] { run(); });
+}
 
 bool Reporter::hasRoom() const {
   std::lock_guard lock(mu_);

@@ -122,8 +122,11 @@ class Accounting {
   std::string outcome = "ok";
   size_t responseBytes = 0;
 
+  // Set once the request is admitted: only admitted requests are charged and recorded.
+  bool armed = false;
+
   void finish() {
-    if (done_ || !ex_.gov) return;
+    if (done_ || !armed || !ex_.gov) return;
     done_ = true;
     Usage u = translator ? translator->usage() : Usage{};
     bool estimated = false;
@@ -282,6 +285,7 @@ net::awaitable<void> handleProxy(Exchange& ex, Endpoint endpoint) {
         co_return;
       }
     }
+    acct.armed = true;
   }
 
   // Build the upstream request.
