@@ -34,6 +34,9 @@ MAX_SECONDS=${MAX_SECONDS:-170}
 BASE_PORT=${BASE_PORT:-29080}
 KEEP_RUNNING=${KEEP_RUNNING:-0}
 ACCESS_LOG=${ACCESS_LOG:-on}
+# on: the bench key carries a budget, a request-rate limit and a concurrency limit (never
+# reached), so every request goes through quota admission and produces a usage record.
+GOVERNANCE=${GOVERNANCE:-off}
 
 die() { echo "run.sh: error: $*" >&2; exit 1; }
 log() { printf '[%6.1fs] %s\n' "$(elapsed)" "$*" >&2; }
@@ -143,11 +146,13 @@ ctl() { XDG_CONFIG_HOME=$RUN/xdg timeout 30 "$BIN_DIR/finopsctl" --addr "127.0.0
 echo "sk-mock-upstream-0001" | ctl providers add openai --base-url "http://127.0.0.1:$MOCK_PORT/v1" \
     --api-key-stdin --models gpt-4o-mini -o json >"$RUN/provider.json" 2>"$RUN/ctl.err" \
     || { cat "$RUN/ctl.err" >&2; die "finopsctl providers add failed"; }
-ctl keys create --name bench -o json >"$RUN/key.json" 2>"$RUN/ctl.err" \
+GOV_FLAGS=()
+[[ $GOVERNANCE == on ]] && GOV_FLAGS=(--budget 1000000/1d --requests 1000000000/1m --max-concurrent 100000)
+ctl keys create --name bench "${GOV_FLAGS[@]}" -o json >"$RUN/key.json" 2>"$RUN/ctl.err" \
     || { cat "$RUN/ctl.err" >&2; die "finopsctl keys create failed"; }
 KEY=$(jq -r .key "$RUN/key.json")
 [[ -n $KEY && $KEY != null ]] || die "no key in $(cat "$RUN/key.json")"
-log "provider openai -> mock, virtual key ${KEY:0:10}..."
+log "provider openai -> mock, virtual key ${KEY:0:10}... (governance $GOVERNANCE)"
 
 DP_EXTRA=()
 if "$BIN_DIR/finops-dataplane" --help 2>&1 | grep -q -- --access-log; then DP_EXTRA+=(--access-log "$ACCESS_LOG"); fi
@@ -198,11 +203,11 @@ jq -n --arg ts "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --arg host "$(hostname)" --arg k
     --arg version "$VERSION" --argjson dur "$DUR" --argjson warm "$WARM" --argjson conns "$CONNS" \
     --argjson chunks "$CHUNKS" --arg rates "$RATES" --argjson load_cpu "$LOAD_CPU" --argjson gw_cpu "$GW_CPU" \
     --argjson keycheck "$KEYCHECK_401" --slurpfile settings "$RUN/settings.json" \
-    --arg dpargs "--threads 1 --drain-timeout 1 ${DP_EXTRA[*]}" --arg bg "$BG_BUSY" \
+    --arg dpargs "--threads 1 --drain-timeout 1 ${DP_EXTRA[*]}" --arg bg "$BG_BUSY" --arg gov "$GOVERNANCE" \
     '{timestamp:$ts, host:{name:$host, kernel:$kernel, cpu:$cpu, ncpu:$ncpu,
                            busy_pct_before_run:($bg|split(",")|map(tonumber))}, finops_version:$version,
       config:{dur_s:$dur, warm_s:$warm, conns:$conns, chunks:$chunks, rates:($rates|split(" ")|map(select(.!="")|tonumber)),
-              load_cpu:$load_cpu, gw_cpu:$gw_cpu, dataplane_threads:1, dataplane_args:$dpargs},
+              load_cpu:$load_cpu, gw_cpu:$gw_cpu, dataplane_threads:1, dataplane_args:$dpargs, governance:$gov},
       key_checking:{invalid_key_rejected:$keycheck, settings:($settings[0] // {})},
       targets:{nonstream_rps_min:25000, added_p50_us_max_at_5000:100},
       closed_loop:{}, open_loop:{}, rss_kb:{}, propagation_ms:{}}' >"$RES"

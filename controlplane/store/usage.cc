@@ -65,6 +65,8 @@ v1::UsageReply Store::applyReport(const v1::UsageReport& report, int64_t now) {
                                 "UPDATE limit_grants SET consumed = consumed + ? WHERE limit_id = ? "
                                 "AND window_start_ms = ? AND node = ?");
   int applied = 0;
+  // (limit, window start) -> (window end, amount consumed by this batch's new records)
+  std::map<std::pair<const LimitRow*, int64_t>, std::pair<int64_t, int64_t>> perWindow;
   for (const auto& r : report.records()) {
     if (r.request_id().empty()) continue;
     ins.reset();
@@ -101,19 +103,28 @@ v1::UsageReply Store::applyReport(const v1::UsageReport& report, int64_t now) {
         if (!spec) continue;
         Period p = periodAt(*spec, l->calendar, l->anchorMs, r.ts_ms());
         int64_t amount = amountOf(*l, r);
-        addUsage.reset();
-        addUsage.bind(1, amount);
-        addUsage.bind(2, l->id);
-        addUsage.bind(3, p.startMs);
-        if (addUsage.exec() == 0) windowUsedLocked(*l, p.startMs, p.endMs);  // counts this record
-        addConsumed.reset();
-        addConsumed.bind(1, amount);
-        addConsumed.bind(2, l->id);
-        addConsumed.bind(3, p.startMs);
-        addConsumed.bind(4, node);
-        addConsumed.exec();
+        auto& sum = perWindow[{l, p.startMs}];
+        sum.first = p.endMs;
+        sum.second += amount;
       }
     }
+  }
+  // One update per limit and window for the whole batch. A window seen for the first time
+  // is initialised from the records, which already include this batch.
+  for (const auto& [key, value] : perWindow) {
+    const auto& [l, startMs] = key;
+    const auto& [endMs, amount] = value;
+    addUsage.reset();
+    addUsage.bind(1, amount);
+    addUsage.bind(2, l->id);
+    addUsage.bind(3, startMs);
+    if (addUsage.exec() == 0) windowUsedLocked(*l, startMs, endMs);
+    addConsumed.reset();
+    addConsumed.bind(1, amount);
+    addConsumed.bind(2, l->id);
+    addConsumed.bind(3, startMs);
+    addConsumed.bind(4, node);
+    addConsumed.exec();
   }
   for (const auto& d : report.demands()) grantLocked(node, d, now, reply);
   SQLite::Statement sweep(db_, "DELETE FROM limit_grants WHERE expires_ms < ?");
