@@ -56,7 +56,7 @@ std::array<std::string_view, 3> presentedKeys(const http::request<http::string_b
   return keys;
 }
 
-enum class Route { kNone, kHealthz, kReadyz, kModels, kModel, kChat, kCompletions, kEmbeddings };
+enum class Route { kNone, kHealthz, kReadyz, kMetrics, kModels, kModel, kChat, kCompletions, kEmbeddings };
 
 struct Resolved {
   Route route = Route::kNone;
@@ -66,6 +66,7 @@ struct Resolved {
 Resolved resolve(std::string_view path) {
   if (path == "/healthz") return {Route::kHealthz, {}};
   if (path == "/readyz") return {Route::kReadyz, {}};
+  if (path == "/metrics") return {Route::kMetrics, {}};
   std::string_view p;
   for (std::string_view prefix : {"/openai/v1/", "/v1/", "/openai/"}) {
     if (path.starts_with(prefix)) {
@@ -105,6 +106,34 @@ net::awaitable<void> handleReadyz(Exchange& ex, ConfigStore& store) {
   co_await sendJson(ex, j["ready"].get<bool>() ? 200 : 503, j.dump());
 }
 
+// Prometheus text format. The governance counters for now (docs/metrics.md lists them).
+net::awaitable<void> handleMetrics(Exchange& ex) {
+  std::string out;
+  auto metric = [&](const char* name, const char* type, const char* help, int64_t v) {
+    out.append("# HELP ").append(name).append(" ").append(help).append("\n");
+    out.append("# TYPE ").append(name).append(" ").append(type).append("\n");
+    out.append(name).append(" ").append(std::to_string(v)).append("\n");
+  };
+  auto& stats = serverStats();
+  metric("finops_requests_in_flight", "gauge", "Requests being handled.", stats.inFlight.load());
+  metric("finops_connections", "gauge", "Open client connections.", stats.connections.load());
+  if (Governance* g = ex.gov) {
+    metric("finops_unpriced_requests_total", "counter",
+           "Requests charged $0 because their model has no price.", g->unpricedRequests.load());
+    metric("finops_quota_refusals_total", "counter",
+           "Requests refused by a budget, rate limit or concurrency limit (or no allowance).",
+           g->refusals.load());
+    if (g->reporter)
+      metric("finops_usage_records_buffered", "gauge",
+             "Usage records waiting to be accepted by the control plane.",
+             static_cast<int64_t>(g->reporter->buffered()));
+  }
+  http::response<http::string_body> res{http::status::ok, 11};
+  res.set(http::field::content_type, "text/plain; version=0.0.4");
+  res.body() = std::move(out);
+  co_await sendResponse(ex, res);
+}
+
 net::awaitable<void> dispatch(Exchange& ex, ConfigStore& store) {
   std::string_view target = ex.req.target();
   std::string_view path = target.substr(0, target.find('?'));
@@ -131,6 +160,10 @@ net::awaitable<void> dispatch(Exchange& ex, ConfigStore& store) {
   }
   if (r.route == Route::kReadyz) {
     co_await handleReadyz(ex, store);
+    co_return;
+  }
+  if (r.route == Route::kMetrics) {
+    co_await handleMetrics(ex);
     co_return;
   }
   ex.config = store.get();
