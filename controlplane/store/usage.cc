@@ -200,7 +200,7 @@ void Store::grantLocked(const std::string& node, const v1::LimitDemand& d, int64
   rows.bind(2, p.startMs);
   int64_t outstanding = 0;
   bool haveRow = false, expired = false;
-  int64_t granted = 0, consumed = 0;
+  int64_t granted = 0, consumed = 0, currentExpires = 0;
   while (rows.executeStep()) {
     std::string n = rows.getColumn(0).getString();
     int64_t gr = rows.getColumn(1).getInt64(), co = rows.getColumn(2).getInt64();
@@ -212,6 +212,7 @@ void Store::grantLocked(const std::string& node, const v1::LimitDemand& d, int64
       expired = !live;
       granted = gr;
       consumed = co;
+      currentExpires = ex;
     }
   }
   // An expired grant was released; the node starts again from what it consumed.
@@ -224,6 +225,15 @@ void Store::grantLocked(const std::string& node, const v1::LimitDemand& d, int64
     int64_t chunk = std::max<int64_t>(1, free / (2 * std::max<int64_t>(1, nodes)));
     granted += std::min(chunk, free);
   }
+  // An idle node's grant is renewed only while nothing is left to hand out; otherwise it
+  // lapses and what it holds goes to the nodes that ask.
+  int64_t expires = now + policy_.ttlMs + policy_.graceMs;
+  int64_t ttl = policy_.ttlMs;
+  if (haveRow && !expired && d.idle() && !d.want_more() && d.window_start_ms() == p.startMs && free <= 0) {
+    expires = currentExpires;
+    ttl = std::max<int64_t>(0, currentExpires - policy_.graceMs - now);
+  }
+  g->set_ttl_ms(ttl);
   SQLite::Statement up(db_,
                        "INSERT INTO limit_grants(limit_id, window_start_ms, node, granted, consumed, "
                        "expires_ms) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(limit_id, window_start_ms, "
@@ -233,7 +243,7 @@ void Store::grantLocked(const std::string& node, const v1::LimitDemand& d, int64
   up.bind(3, node);
   up.bind(4, granted);
   up.bind(5, consumed);
-  up.bind(6, now + policy_.ttlMs + policy_.graceMs);
+  up.bind(6, expires);
   up.exec();
   g->set_window_start_ms(p.startMs);
   g->set_window_end_ms(p.endMs);

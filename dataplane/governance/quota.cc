@@ -260,8 +260,9 @@ std::vector<v1::LimitDemand> Quota::demands() {
     bool concurrency = st->def.kind == LimitKind::kConcurrency;
     bool recentlyUsed = steady - st->lastUsedSteady < st->ttlMs;
     bool include = !st->asked || st->wantMore;
-    if (st->haveGrant && recentlyUsed) {
-      if (st->expiresSteady - steady < st->ttlMs / 2) include = true;  // renew
+    if (st->haveGrant && st->expiresSteady > steady) {
+      if (st->expiresSteady - steady < st->ttlMs / 2 && steady - st->lastAskSteady >= 1000)
+        include = true;  // renew (at most once a second while a grant lapses)
       if (!concurrency && wall >= st->windowEnd) include = true;       // next window
     }
     // Concurrency limits are split among the nodes that report: report every second.
@@ -275,6 +276,7 @@ std::vector<v1::LimitDemand> Quota::demands() {
     d.set_want_more(st->wantMore);
     d.set_in_flight(st->inFlight);
     d.set_honored(st->haveGrant && steady < st->expiresSteady ? st->slots : 0);
+    d.set_idle(!recentlyUsed && !st->wantMore);
     out.push_back(std::move(d));
   }
   return out;
@@ -298,11 +300,13 @@ void Quota::applyReply(const v1::UsageReply& reply, int64_t sentSteadyMs) {
     if (it == states_.end()) continue;
     State& st = *it->second;
     std::lock_guard sl(st.mu);
-    st.ttlMs = g.ttl_ms() > 0 ? g.ttl_ms() : st.ttlMs;
+    // ttlMs stays the nominal lifetime (renewal cadence); a lapsing grant comes back with
+    // less than that and simply expires.
+    int64_t ttl = g.ttl_ms();
     if (st.def.kind == LimitKind::kConcurrency) {
       st.slots = g.granted();
       st.haveGrant = true;
-      st.expiresSteady = sentSteadyMs + st.ttlMs;
+      st.expiresSteady = sentSteadyMs + ttl;
       st.wantMore = false;
       continue;
     }
@@ -317,7 +321,9 @@ void Quota::applyReply(const v1::UsageReply& reply, int64_t sentSteadyMs) {
     st.consumedAtGrant = st.consumed;
     st.exhausted = g.exhausted();
     st.haveGrant = true;
-    st.expiresSteady = sentSteadyMs + st.ttlMs;
+    // A grant we let lapse is not renewed again (the control plane said so).
+    if (ttl < st.ttlMs && st.expiresSteady > sentSteadyMs) st.expiresSteady = std::min(st.expiresSteady, sentSteadyMs + ttl);
+    else st.expiresSteady = sentSteadyMs + ttl;
     st.wantMore = false;
   }
   lock.unlock();
