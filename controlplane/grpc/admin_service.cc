@@ -1,3 +1,4 @@
+#include "common/clock.h"
 #include "controlplane/grpc/admin_service.h"
 
 #include <google/protobuf/util/time_util.h>
@@ -482,7 +483,7 @@ AdminServiceImpl::Reactor* AdminServiceImpl::DeletePrice(Ctx* ctx, const v1::Del
 AdminServiceImpl::Reactor* AdminServiceImpl::GetUsage(Ctx* ctx, const v1::UsageQuery* req,
                                                       v1::UsageResponse* resp) {
   return run(ctx, "GetUsage", false, [&](const AdminTokenRow&) {
-    int64_t now = TimeUtil::TimestampToMilliseconds(TimeUtil::GetCurrentTime());
+    int64_t now = wallNowMs();
     UsageFilter f;
     f.toMs = req->has_to() ? TimeUtil::TimestampToMilliseconds(req->to()) : now + 1;
     f.fromMs = req->has_from() ? TimeUtil::TimestampToMilliseconds(req->from())

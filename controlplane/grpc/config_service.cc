@@ -1,3 +1,4 @@
+#include "common/clock.h"
 #include "controlplane/grpc/config_service.h"
 
 #include <google/protobuf/util/time_util.h>
@@ -18,7 +19,7 @@ class ConfigStreamReactor final : public grpc::ServerBidiReactor<DataPlaneMessag
     publisher_.updateInfo(infoKey_, [&](finops::v1::DataPlaneInfo& i) {
       i.set_peer(peer_);
       i.set_connected(true);
-      *i.mutable_connected_at() = TimeUtil::GetCurrentTime();
+      *i.mutable_connected_at() = TimeUtil::MillisecondsToTimestamp(wallNowMs());
     });
     publisher_.add(this);
     StartRead(&in_);
@@ -93,7 +94,7 @@ class ConfigStreamReactor final : public grpc::ServerBidiReactor<DataPlaneMessag
       publisher_.updateInfo(infoKey_, [&](finops::v1::DataPlaneInfo& i) {
         i.set_acked_version(m.ack().version());
         i.clear_last_nack();
-        *i.mutable_last_ack_at() = TimeUtil::GetCurrentTime();
+        *i.mutable_last_ack_at() = TimeUtil::MillisecondsToTimestamp(wallNowMs());
       });
       log::debug("config ack", {{"node_id", nodeId_}, {"version", m.ack().version()}});
     } else if (m.has_nack()) {

@@ -1,3 +1,4 @@
+#include "common/clock.h"
 #include "controlplane/snapshot/builder.h"
 
 #include <google/protobuf/util/time_util.h>
@@ -43,7 +44,7 @@ std::string defaultBaseUrl(const std::string& name) {
 finops::v1::Snapshot buildSnapshot(const StateView& state) {
   finops::v1::Snapshot s;
   s.set_version(state.version);
-  *s.mutable_created_at() = google::protobuf::util::TimeUtil::GetCurrentTime();
+  *s.mutable_created_at() = google::protobuf::util::TimeUtil::MillisecondsToTimestamp(wallNowMs());
   for (const auto& p : state.providers) {
     auto* out = s.add_providers();
     out->set_name(p.name);

@@ -119,6 +119,7 @@ std::optional<Refusal> Quota::take(State& st, const LimitDef& def, int64_t wall,
                            " yet; retry in a moment."),
               {}};
     addRetryAfter(r, 1000, true);
+    r.pending = true;
     return r;
   }
   if (def.kind == LimitKind::kConcurrency) {

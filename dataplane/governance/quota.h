@@ -45,6 +45,9 @@ struct LimitDef {
 struct Refusal {
   ApiError error;
   std::vector<std::pair<std::string, std::string>> headers;
+  // No allowance yet (503 quota_unavailable): one has been asked for and may come in
+  // milliseconds.
+  bool pending = false;
 };
 
 class Quota {

@@ -278,7 +278,19 @@ net::awaitable<void> handleProxy(Exchange& ex, Endpoint endpoint) {
       co_return;
     }
     if (ex.key) {
-      if (auto refusal = ex.gov->quota.admit(ex.key->limitsFor(route->name), acct.ticket)) {
+      auto limits = ex.key->limitsFor(route->name);
+      auto refusal = ex.gov->quota.admit(limits, acct.ticket);
+      // No allowance yet for a limit (a key created a moment ago, a new window, a limit
+      // idle for a while): it has been asked for and usually arrives within milliseconds.
+      // Wait for it up to 200 ms rather than fail the request.
+      for (int i = 0; refusal && refusal->pending && i < 20; ++i) {
+        net::steady_timer wait(ex.stream.get_executor());
+        wait.expires_after(std::chrono::milliseconds(10));
+        beast::error_code waitEc;
+        co_await wait.async_wait(redirect_error(use_awaitable, waitEc));
+        refusal = ex.gov->quota.admit(limits, acct.ticket);
+      }
+      if (refusal) {
         ex.gov->refusals.fetch_add(1, std::memory_order_relaxed);
         ex.responseHeaders = std::move(refusal->headers);
         co_await sendError(ex, refusal->error);
