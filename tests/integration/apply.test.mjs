@@ -104,6 +104,30 @@ describe('finopsctl apply', { timeout: 60000 }, () => {
     const err = await c.chat.completions.create({ model: 'openai/o3', messages: [{ role: 'user', content: 'hi' }] }).catch((e) => e);
     assert.equal(err.status, 403);
     assert.equal(err.code, 'model_not_allowed');
+    // The cost is charged at every level: the key's budgets, its team's and its customer's.
+    let keyUsage;
+    let levels;
+    await pollUntil(async () => {
+      const u = await env.ctl(['usage', '--key', 'ci-bot', '-o', 'json']);
+      keyUsage = u.json?.total;
+      const key = await env.ctl(['budgets', 'list', '--key', 'ci-bot', '-o', 'json']);
+      const cust = await env.ctl(['budgets', 'list', '--customer', 'acme', '-o', 'json']);
+      const team = await env.ctl(['ratelimits', 'list', '--team', 'ml', '-o', 'json']);
+      levels = {
+        key: key.json.find((b) => !b.provider)?.used_nano,
+        keyOpenai: key.json.find((b) => b.provider === 'openai')?.used_nano,
+        customer: cust.json[0]?.used_nano,
+        teamRequests: team.json[0]?.used,
+      };
+      return keyUsage?.requests >= 1 && levels.customer === keyUsage.cost_nano && levels.teamRequests === keyUsage.requests;
+    }, { timeoutMs: 5000, what: 'usage to reach every level' }).catch(() => {});
+    assert.ok(keyUsage.cost_nano > 0, JSON.stringify(keyUsage));
+    assert.deepEqual(levels, {
+      key: keyUsage.cost_nano,
+      keyOpenai: keyUsage.cost_nano,
+      customer: keyUsage.cost_nano,
+      teamRequests: keyUsage.requests,
+    });
   });
 
   T('a second apply of the same file changes nothing', async () => {
