@@ -22,14 +22,6 @@ std::vector<std::string> jsonList(const std::string& text) {
 
 std::string toJsonList(const std::vector<std::string>& v) { return nlohmann::json(v).dump(); }
 
-void validateName(const std::string& name) {
-  if (name.empty() || name.size() > 128)
-    throw StoreError(Code::kInvalidArgument, "key name must be 1 to 128 characters");
-  for (unsigned char c : name)
-    if (c < 0x20 || c == 0x7f)
-      throw StoreError(Code::kInvalidArgument, "key name contains control characters");
-}
-
 void validateRules(const std::vector<std::string>& providers, const std::vector<std::string>& models) {
   for (const auto& p : providers) {
     if (p.empty() || p.size() > 64)
@@ -53,10 +45,6 @@ std::string prefixOf(const std::string& secret) {
   return secret.substr(0, std::string_view(kVirtualKeyPrefix).size() + 4);
 }
 
-bool isUniqueViolation(const SQLite::Exception& e) {
-  return e.getExtendedErrorCode() == 2067 /* SQLITE_CONSTRAINT_UNIQUE */ ||
-         std::string_view(e.what()).find("UNIQUE") != std::string_view::npos;
-}
 }  // namespace
 
 std::vector<VirtualKeyRow> Store::listKeysLocked(const std::string* only) {
@@ -109,7 +97,7 @@ std::string Store::resolveKeyLocked(const std::string& ref) {
 }
 
 std::pair<VirtualKeyRow, std::string> Store::createKey(const KeySpec& spec) {
-  validateName(spec.name);
+  validateDisplayName("key", spec.name);
   validateRules(spec.allowedProviders, spec.allowedModels);
   if (!spec.team.empty() && !spec.customer.empty())
     throw StoreError(Code::kInvalidArgument,
@@ -182,7 +170,7 @@ VirtualKeyRow Store::revokeKey(const std::string& ref) {
 }
 
 VirtualKeyRow Store::updateKey(const std::string& ref, const KeyPatch& patch) {
-  if (patch.name) validateName(*patch.name);
+  if (patch.name) validateDisplayName("key", *patch.name);
   if (patch.status && *patch.status != "active" && *patch.status != "disabled")
     throw StoreError(Code::kInvalidArgument, "key status must be 'active' or 'disabled'");
   validateRules(patch.allowedProviders.value_or(std::vector<std::string>{}),

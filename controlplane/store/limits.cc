@@ -170,7 +170,7 @@ LimitRow Store::createLimit(const LimitSpec& spec) {
   try {
     ins.exec();
   } catch (const SQLite::Exception& e) {
-    if (std::string_view(e.what()).find("UNIQUE") != std::string_view::npos)
+    if (isUniqueViolation(e))
       throw StoreError(Code::kAlreadyExists, "the " + spec.ownerKind + " already has a limit named '" +
                                                  name + "'" +
                                                  (spec.provider.empty() ? "" : " for " + spec.provider));

@@ -12,18 +12,6 @@ namespace finops::cp {
 namespace {
 using Code = StoreError::Code;
 
-void validateOwnerName(const std::string& what, const std::string& name) {
-  if (name.empty() || name.size() > 128)
-    throw StoreError(Code::kInvalidArgument, what + " name must be 1 to 128 characters");
-  for (unsigned char c : name)
-    if (c < 0x20 || c == 0x7f)
-      throw StoreError(Code::kInvalidArgument, what + " name contains control characters");
-}
-
-bool isUnique(const SQLite::Exception& e) {
-  return std::string_view(e.what()).find("UNIQUE") != std::string_view::npos;
-}
-
 std::string resolve(SQLite::Database& db, const char* table, const char* what,
                     const std::string& ref) {
   SQLite::Statement q(db, std::string("SELECT id FROM ") + table + " WHERE id = ?1 OR name = ?1 "
@@ -88,7 +76,7 @@ std::vector<TeamRow> Store::listTeamsLocked(const std::string* only, const std::
 }
 
 CustomerRow Store::createCustomer(const std::string& name) {
-  validateOwnerName("customer", name);
+  validateDisplayName("customer", name);
   std::string id = randomId("cus_");
   std::lock_guard lock(mu_);
   SQLite::Transaction tx(db_);
@@ -99,7 +87,7 @@ CustomerRow Store::createCustomer(const std::string& name) {
   try {
     ins.exec();
   } catch (const SQLite::Exception& e) {
-    if (isUnique(e)) throw StoreError(Code::kAlreadyExists, "customer '" + name + "' already exists");
+    if (isUniqueViolation(e)) throw StoreError(Code::kAlreadyExists, "customer '" + name + "' already exists");
     throw;
   }
   bumpVersionLocked();
@@ -109,7 +97,7 @@ CustomerRow Store::createCustomer(const std::string& name) {
 }
 
 CustomerRow Store::renameCustomer(const std::string& ref, const std::string& name) {
-  validateOwnerName("customer", name);
+  validateDisplayName("customer", name);
   std::lock_guard lock(mu_);
   SQLite::Transaction tx(db_);
   std::string id = resolveCustomerLocked(ref);
@@ -119,7 +107,7 @@ CustomerRow Store::renameCustomer(const std::string& ref, const std::string& nam
   try {
     up.exec();
   } catch (const SQLite::Exception& e) {
-    if (isUnique(e)) throw StoreError(Code::kAlreadyExists, "customer '" + name + "' already exists");
+    if (isUniqueViolation(e)) throw StoreError(Code::kAlreadyExists, "customer '" + name + "' already exists");
     throw;
   }
   bumpVersionLocked();
@@ -167,7 +155,7 @@ CustomerRow Store::deleteCustomer(const std::string& ref) {
 }
 
 TeamRow Store::createTeam(const std::string& name, const std::string& customer) {
-  validateOwnerName("team", name);
+  validateDisplayName("team", name);
   std::string id = randomId("team_");
   std::lock_guard lock(mu_);
   SQLite::Transaction tx(db_);
@@ -181,7 +169,7 @@ TeamRow Store::createTeam(const std::string& name, const std::string& customer) 
   try {
     ins.exec();
   } catch (const SQLite::Exception& e) {
-    if (isUnique(e)) throw StoreError(Code::kAlreadyExists, "team '" + name + "' already exists");
+    if (isUniqueViolation(e)) throw StoreError(Code::kAlreadyExists, "team '" + name + "' already exists");
     throw;
   }
   bumpVersionLocked();
@@ -192,7 +180,7 @@ TeamRow Store::createTeam(const std::string& name, const std::string& customer) 
 
 TeamRow Store::updateTeam(const std::string& ref, const std::optional<std::string>& name,
                           const std::optional<std::string>& customer) {
-  if (name) validateOwnerName("team", *name);
+  if (name) validateDisplayName("team", *name);
   std::lock_guard lock(mu_);
   SQLite::Transaction tx(db_);
   std::string id = resolveTeamLocked(ref);
@@ -206,7 +194,7 @@ TeamRow Store::updateTeam(const std::string& ref, const std::optional<std::strin
   try {
     up.exec();
   } catch (const SQLite::Exception& e) {
-    if (isUnique(e)) throw StoreError(Code::kAlreadyExists, "team '" + *name + "' already exists");
+    if (isUniqueViolation(e)) throw StoreError(Code::kAlreadyExists, "team '" + *name + "' already exists");
     throw;
   }
   bumpVersionLocked();

@@ -25,6 +25,19 @@ Store::Store(const std::string& path) : db_(openDb(path)) {
   applyMigrations(db_, embeddedMigrations());
 }
 
+bool isUniqueViolation(const SQLite::Exception& e) {
+  return e.getExtendedErrorCode() == 2067 /* SQLITE_CONSTRAINT_UNIQUE */ ||
+         std::string_view(e.what()).find("UNIQUE") != std::string_view::npos;
+}
+
+void validateDisplayName(const std::string& what, const std::string& name) {
+  if (name.empty() || name.size() > 128)
+    throw StoreError(StoreError::Code::kInvalidArgument, what + " name must be 1 to 128 characters");
+  for (unsigned char c : name)
+    if (c < 0x20 || c == 0x7f)
+      throw StoreError(StoreError::Code::kInvalidArgument, what + " name contains control characters");
+}
+
 uint64_t Store::versionLocked() {
   return static_cast<uint64_t>(
       db_.execAndGet("SELECT version FROM config_version WHERE id = 1").getInt64());
@@ -45,7 +58,6 @@ StateView Store::loadState() {
   v.providers = listProvidersLocked(nullptr);
   v.keys = listKeysLocked(nullptr);
   v.settings = settingsLocked();
-  v.teams = listTeamsLocked(nullptr, nullptr);
   v.limits = listLimitsLocked(nullptr);
   {
     SQLite::Statement q(db_,

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <SQLiteCpp/Database.h>
+#include <SQLiteCpp/Exception.h>
 
 #include <cstdint>
 #include <map>
@@ -185,7 +186,6 @@ struct StateView {
   std::vector<ProviderRow> providers;
   std::vector<VirtualKeyRow> keys;
   SettingsRow settings;
-  std::vector<TeamRow> teams;
   std::vector<LimitRow> limits;
   std::vector<PriceRow> customPrices;
 };
@@ -307,6 +307,13 @@ class Store {
   GrantPolicy policy_;
   int64_t startedMs_ = 0;
 };
+
+// Helpers shared by the store's files.
+// True when `e` is a UNIQUE constraint violation (the caller reports kAlreadyExists).
+bool isUniqueViolation(const SQLite::Exception& e);
+// Names of keys, teams and customers: 1 to 128 characters, no control characters. `what`
+// names the object in the error ("key", "team"...).
+void validateDisplayName(const std::string& what, const std::string& name);
 
 // Prefix of virtual keys.
 inline constexpr const char* kVirtualKeyPrefix = "sk-fo-";

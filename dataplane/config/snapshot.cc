@@ -10,13 +10,10 @@ const std::string* ProviderRoute::nextAuthorization() const {
   return &authorizations[i % authorizations.size()];
 }
 
-std::vector<const LimitDef*> KeyEntry::limitsFor(std::string_view provider) const {
-  std::vector<const LimitDef*> out = limits;
-  if (!providerLimits.empty()) {
-    auto it = providerLimits.find(std::string(provider));
-    if (it != providerLimits.end()) out.insert(out.end(), it->second.begin(), it->second.end());
-  }
-  return out;
+const std::vector<const LimitDef*>& KeyEntry::limitsFor(std::string_view provider) const {
+  if (providerLimits.empty()) return limits;
+  auto it = providerLimits.find(provider);
+  return it == providerLimits.end() ? limits : it->second;
 }
 
 const ProviderRoute* ConfigSnapshot::provider(std::string_view name) const {
@@ -121,6 +118,7 @@ std::shared_ptr<const ConfigSnapshot> compileSnapshot(const finops::v1::Snapshot
       if (it->second.provider.empty()) e.limits.push_back(&it->second);
       else e.providerLimits[it->second.provider].push_back(&it->second);
     }
+    for (auto& [provider, list] : e.providerLimits) list.insert(list.begin(), e.limits.begin(), e.limits.end());
     out->keysByHash[k.key_hash()] = std::move(e);
   }
   for (const auto& p : s.prices()) {

@@ -51,13 +51,14 @@ struct KeyEntry {
   std::string teamId, teamName, customerId, customerName;
   std::vector<std::string> allowedProviders;
   std::vector<std::string> allowedModels;
-  // Limits for every request, and those for requests to one provider (key's own, team's
-  // and customer's). Pointers into ConfigSnapshot::limits.
+  // Limits for every request (key's own, team's and customer's), and for a provider that
+  // has limits of its own, those plus the provider's. Pointers into ConfigSnapshot::limits.
   std::vector<const LimitDef*> limits;
-  std::unordered_map<std::string, std::vector<const LimitDef*>> providerLimits;
+  std::unordered_map<std::string, std::vector<const LimitDef*>, StringHash, std::equal_to<>>
+      providerLimits;
 
-  // The limits that apply to a request to `provider`.
-  std::vector<const LimitDef*> limitsFor(std::string_view provider) const;
+  // The limits that apply to a request to `provider` (no copy: on the request path).
+  const std::vector<const LimitDef*>& limitsFor(std::string_view provider) const;
 };
 
 struct ConfigSnapshot {

@@ -28,10 +28,8 @@ bool parseOpenAIUsage(std::string_view text, Usage& out) {
 }
 
 void PriceTable::add(std::string_view provider, std::string_view model, const Price& price) {
-  std::string key;
-  key.reserve(provider.size() + 1 + model.size());
-  key.append(provider).append("/").append(model);
-  prices_[std::move(key)] = price;
+  auto& models = prices_[std::string(provider)];
+  if (models.insert_or_assign(std::string(model), price).second) ++size_;
 }
 
 namespace {
@@ -58,14 +56,11 @@ size_t dateSuffixStart(std::string_view m) {
 }  // namespace
 
 const Price* PriceTable::find(std::string_view provider, std::string_view model) const {
-  std::string key;
-  key.reserve(provider.size() + 1 + model.size());
-  key.append(provider).append("/").append(model);
-  if (auto it = prices_.find(key); it != prices_.end()) return &it->second;
-  if (size_t s = dateSuffixStart(model); s != std::string_view::npos) {
-    key.resize(provider.size() + 1 + s);
-    if (auto it = prices_.find(key); it != prices_.end()) return &it->second;
-  }
+  auto p = prices_.find(provider);
+  if (p == prices_.end()) return nullptr;
+  if (auto it = p->second.find(model); it != p->second.end()) return &it->second;
+  if (size_t s = dateSuffixStart(model); s != std::string_view::npos)
+    if (auto it = p->second.find(model.substr(0, s)); it != p->second.end()) return &it->second;
   return nullptr;
 }
 

@@ -33,10 +33,18 @@ class PriceTable {
   // nullptr when neither is known.
   const Price* find(std::string_view provider, std::string_view model) const;
 
-  size_t size() const { return prices_.size(); }
+  size_t size() const { return size_; }
 
  private:
-  std::unordered_map<std::string, Price> prices_;  // "provider/model"
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  template <typename V>
+  using Map = std::unordered_map<std::string, V, Hash, std::equal_to<>>;
+  // provider -> model -> price: looked up by string_view, no allocation per request.
+  Map<Map<Price>> prices_;
+  size_t size_ = 0;
 };
 
 // Cost of `usage` at `price`, rounded to the nearest nano-dollar. Exact: the sum of token

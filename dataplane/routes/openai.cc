@@ -278,7 +278,7 @@ net::awaitable<void> handleProxy(Exchange& ex, Endpoint endpoint) {
       co_return;
     }
     if (ex.key) {
-      auto limits = ex.key->limitsFor(route->name);
+      const auto& limits = ex.key->limitsFor(route->name);
       auto refusal = ex.gov->quota.admit(limits, acct.ticket);
       // No allowance yet for a limit (a key created a moment ago, a new window, a limit
       // idle for a while): it has been asked for and usually arrives within milliseconds.

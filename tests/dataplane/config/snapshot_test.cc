@@ -50,6 +50,43 @@ TEST(CompileSnapshot, BuildsLookupsFromTheSnapshot) {
   EXPECT_TRUE(c->forwardHeaders.count("x-trace-id"));
 }
 
+TEST(CompileSnapshot, KeysGetTheirLimitsPerProvider) {
+  auto s = sample();
+  auto addLimit = [&](const char* id, const char* provider, const char* window) {
+    auto* l = s.add_limits();
+    l->set_id(id);
+    l->set_kind(finops::v1::LIMIT_KIND_BUDGET);
+    l->set_amount(1000);
+    l->set_window(window);
+    l->set_provider(provider);
+    s.mutable_virtual_keys(0)->add_limit_ids(id);
+  };
+  addLimit("all", "", "1d");
+  addLimit("oa", "openai", "1h");
+  std::string err;
+  auto c = compileSnapshot(s, &err);
+  ASSERT_TRUE(c) << err;
+  const KeyEntry* k = c->findKey("sk-fo-secret");
+  ASSERT_TRUE(k);
+  auto ids = [](const std::vector<const LimitDef*>& v) {
+    std::vector<std::string> out;
+    for (const auto* d : v) out.push_back(d->id);
+    return out;
+  };
+  EXPECT_EQ(ids(k->limitsFor("openai")), (std::vector<std::string>{"all", "oa"}));
+  EXPECT_EQ(ids(k->limitsFor("groq")), (std::vector<std::string>{"all"}));
+
+  // A limit with a bad window or an unknown limit id is NACKed.
+  auto bad = s;
+  bad.mutable_limits(1)->set_window("1x");
+  EXPECT_FALSE(compileSnapshot(bad, &err));
+  EXPECT_NE(err.find("oa"), std::string::npos) << err;
+  auto dangling = sample();
+  dangling.mutable_virtual_keys(0)->add_limit_ids("missing");
+  EXPECT_FALSE(compileSnapshot(dangling, &err));
+  EXPECT_NE(err.find("missing"), std::string::npos) << err;
+}
+
 TEST(CompileSnapshot, FindsKeysByHashOnly) {
   std::string err;
   auto c = compileSnapshot(sample(), &err);
