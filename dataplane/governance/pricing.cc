@@ -6,27 +6,6 @@
 
 namespace finops::dp {
 
-bool parseOpenAIUsage(std::string_view text, Usage& out) {
-  auto j = nlohmann::json::parse(text, nullptr, false);
-  if (!j.is_object()) return false;
-  auto num = [](const nlohmann::json& o, const char* k) -> int64_t {
-    auto it = o.find(k);
-    if (it == o.end() || !it->is_number()) return 0;
-    return std::max<int64_t>(0, it->get<int64_t>());
-  };
-  if (!j.contains("prompt_tokens") && !j.contains("completion_tokens") && !j.contains("total_tokens"))
-    return false;
-  out.promptTokens = num(j, "prompt_tokens");
-  out.completionTokens = num(j, "completion_tokens");
-  if (!j.contains("completion_tokens") && j.contains("total_tokens"))
-    out.completionTokens = std::max<int64_t>(0, num(j, "total_tokens") - out.promptTokens);
-  out.cachedTokens = 0;
-  if (auto d = j.find("prompt_tokens_details"); d != j.end() && d->is_object())
-    out.cachedTokens = std::min(num(*d, "cached_tokens"), out.promptTokens);
-  out.known = true;
-  return true;
-}
-
 void PriceTable::add(std::string_view provider, std::string_view model, const Price& price) {
   auto& models = prices_[std::string(provider)];
   if (models.insert_or_assign(std::string(model), price).second) ++size_;

@@ -1,6 +1,6 @@
 // The generic translator for OpenAI-compatible upstreams: the body passes through with the
 // model replaced by the upstream's name; responses get the client's model id back.
-#include "dataplane/translate/translator.h"
+#include "dataplane/translate/openai_compat.h"
 
 namespace finops::dp {
 namespace {
@@ -124,60 +124,15 @@ class OpenAICompatTranslator final : public Translator {
 
 }  // namespace
 
-std::unique_ptr<Translator> makeTranslator(Endpoint endpoint, finops::v1::ProviderType type,
-                                           std::string clientModel) {
-  switch (type) {
-    case finops::v1::PROVIDER_TYPE_OPENAI_COMPATIBLE:
+std::unique_ptr<Translator> makeOpenAICompat(Endpoint endpoint, std::string clientModel) {
+  switch (endpoint) {
+    case Endpoint::kChatCompletions:
+    case Endpoint::kCompletions:
+    case Endpoint::kEmbeddings:
       return std::make_unique<OpenAICompatTranslator>(endpoint, clientModel);
     default:
       return nullptr;
   }
-}
-
-std::string errorBody(const ApiError& e) {
-  // OpenAI's field order: message, type, param, code.
-  nlohmann::ordered_json inner;
-  inner["message"] = e.message;
-  inner["type"] = e.type;
-  inner["param"] = e.param.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(e.param);
-  inner["code"] = e.code.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(e.code);
-  nlohmann::ordered_json j;
-  j["error"] = std::move(inner);
-  return j.dump(-1, ' ', false, json::error_handler_t::replace);
-}
-
-std::string errorEvent(std::string_view message, std::string_view code) {
-  ApiError e{502, "server_error", std::string(code), std::string(message), ""};
-  return "data: " + errorBody(e) + "\n\n";
-}
-
-std::string normalizeUpstreamError(int status, std::string_view body) {
-  std::string defaultType = status >= 500 ? "server_error"
-                            : status == 429 ? "rate_limit_error"
-                                            : "invalid_request_error";
-  json j = json::parse(body, nullptr, false);
-  ApiError e{status, defaultType, "upstream_error", "", ""};
-  if (j.is_object()) {
-    const json* src = &j;
-    if (j.contains("error") && j["error"].is_object()) src = &j["error"];
-    else if (j.contains("error") && j["error"].is_string()) e.message = j["error"].get<std::string>();
-    auto str = [&](const char* k) -> std::string {
-      auto it = src->find(k);
-      if (it == src->end() || it->is_null()) return {};
-      return it->is_string() ? it->get<std::string>() : it->dump();
-    };
-    if (e.message.empty()) e.message = str("message");
-    if (e.message.empty()) e.message = str("detail");
-    if (auto t = str("type"); !t.empty()) e.type = t;
-    if (auto c = str("code"); !c.empty()) e.code = c;
-    e.param = str("param");
-  }
-  if (e.message.empty()) {
-    std::string text(body.substr(0, 2000));
-    e.message = text.empty() ? "upstream returned HTTP " + std::to_string(status)
-                             : "upstream returned HTTP " + std::to_string(status) + ": " + text;
-  }
-  return errorBody(e);
 }
 
 }  // namespace finops::dp
