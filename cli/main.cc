@@ -17,11 +17,16 @@ const char* kUsage = R"(usage: finopsctl [global flags] <command> [args]
 Commands:
   login [--addr HOST:PORT] [--token T]    check the token and save address and token
   whoami                                  show the admin token in use
-  providers add NAME [--type openai] [--base-url URL] [--api-key-env VAR]...
-                [--api-key-file PATH]... [--api-key-stdin] [--models m1,m2] [--no-list-models]
+  providers add NAME [--type openai|anthropic|gemini|vertex] [--base-url URL]
+                [--api-key-env VAR]... [--api-key-file PATH]... [--api-key-stdin]
+                [--models m1,m2] [--no-list-models] [--default-max-tokens N]
+                [--vertex-project P --vertex-location L --service-account-file F]
+                [--token-url URL]
   providers list | get NAME | delete NAME
   providers update NAME [--base-url URL] [--api-key-env VAR].. [--api-key-file P]..
-                [--models m1,m2] [--list-models | --no-list-models]
+                [--models m1,m2] [--list-models | --no-list-models] [--default-max-tokens N]
+                [--vertex-project P] [--vertex-location L] [--service-account-file F]
+                [--token-url URL]
   customers create NAME | list | get NAME | update NAME --name NEW | delete NAME
   teams create NAME [--customer C] | list [--customer C] | get NAME | delete NAME
   teams update NAME [--name NEW] [--customer C | --no-customer]

@@ -18,7 +18,63 @@ const std::vector<Column> kColumns = {{"NAME", "name"},     {"TYPE", "type"},
                                       {"MODELS", "models"}};
 
 std::string typeName(v1::ProviderType t) {
-  return t == v1::PROVIDER_TYPE_OPENAI_COMPATIBLE ? "openai" : "unspecified";
+  switch (t) {
+    case v1::PROVIDER_TYPE_OPENAI_COMPATIBLE: return "openai";
+    case v1::PROVIDER_TYPE_ANTHROPIC: return "anthropic";
+    case v1::PROVIDER_TYPE_GEMINI: return "gemini";
+    case v1::PROVIDER_TYPE_VERTEX: return "vertex";
+    default: return "unspecified";
+  }
+}
+
+v1::ProviderType typeFromName(const std::string& t) {
+  if (t == "openai" || t == "openai-compatible") return v1::PROVIDER_TYPE_OPENAI_COMPATIBLE;
+  if (t == "anthropic") return v1::PROVIDER_TYPE_ANTHROPIC;
+  if (t == "gemini") return v1::PROVIDER_TYPE_GEMINI;
+  if (t == "vertex") return v1::PROVIDER_TYPE_VERTEX;
+  throw CliError(kExitUsage,
+                 "unsupported --type '" + t + "' (supported: openai, anthropic, gemini, vertex)");
+}
+
+// Reads a service-account JSON key file (Vertex AI) and returns it compacted.
+std::string readServiceAccount(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw CliError(kExitUsage, "cannot read service-account file " + path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  auto j = nlohmann::json::parse(ss.str(), nullptr, false);
+  if (!j.is_object() || !j.contains("client_email") || !j.contains("private_key"))
+    throw CliError(kExitUsage, "service-account file " + path +
+                                   " is not a service-account JSON key (client_email, private_key)");
+  return j.dump();
+}
+
+// Provider options from flags (add: all; update: only those given).
+void readOptions(const Args& a, v1::ProviderOptions& o) {
+  if (a.has("--default-max-tokens")) {
+    int64_t n = 0;
+    try {
+      size_t used = 0;
+      n = std::stoll(a.value("--default-max-tokens"), &used);
+      if (used != a.value("--default-max-tokens").size()) n = 0;
+    } catch (...) {
+      n = 0;
+    }
+    if (n <= 0) throw CliError(kExitUsage, "--default-max-tokens must be a positive integer");
+    o.set_default_max_tokens(n);
+  }
+  o.set_vertex_project(a.value("--vertex-project"));
+  o.set_vertex_location(a.value("--vertex-location"));
+  o.set_token_url(a.value("--token-url"));
+}
+
+ordered_json optionsJson(const v1::ProviderOptions& o) {
+  ordered_json j = ordered_json::object();
+  if (o.default_max_tokens()) j["default_max_tokens"] = o.default_max_tokens();
+  if (!o.vertex_project().empty()) j["vertex_project"] = o.vertex_project();
+  if (!o.vertex_location().empty()) j["vertex_location"] = o.vertex_location();
+  if (!o.token_url().empty()) j["token_url"] = o.token_url();
+  return j;
 }
 
 ordered_json toJson(const v1::ProviderInfo& p) {
@@ -31,6 +87,7 @@ ordered_json toJson(const v1::ProviderInfo& p) {
           {"base_url", p.base_url()},
           {"models", models},
           {"list_upstream_models", p.list_upstream_models()},
+          {"options", optionsJson(p.options())},
           {"keys", keys},
           {"key_count", p.keys_size()},
           {"created_at", timestampJson(p.created_at())},
@@ -83,16 +140,29 @@ int runProviders(const GlobalOptions& g, const std::vector<std::string>& argv) {
   Client client(g);
   auto ctx = client.context();
   if (cmd == "add" || cmd == "create") {
-    Args a(rest, {"--type", "--base-url", "--api-key-env", "--api-key-file", "--models"},
+    Args a(rest, {"--type", "--base-url", "--api-key-env", "--api-key-file", "--models",
+                  "--default-max-tokens", "--vertex-project", "--vertex-location", "--token-url",
+                  "--service-account-file"},
            {"--api-key-stdin", "--no-list-models"});
-    a.expectPositional(1, "finopsctl providers add NAME [--base-url URL] [--api-key-env VAR]...");
+    a.expectPositional(1, "finopsctl providers add NAME [--type T] [--base-url URL] [--api-key-env VAR]...");
     v1::CreateProviderRequest req;
     req.set_name(a.positional()[0]);
-    std::string type = a.value("--type", "openai");
-    if (type != "openai" && type != "openai-compatible")
-      throw CliError(kExitUsage, "unsupported --type '" + type + "' (supported: openai)");
-    req.set_type(v1::PROVIDER_TYPE_OPENAI_COMPATIBLE);
+    // A provider named after a native type is of that type unless --type says otherwise.
+    const std::string& name = req.name();
+    std::string defaultType =
+        name == "anthropic" || name == "gemini" || name == "vertex" ? name : "openai";
+    req.set_type(typeFromName(a.value("--type", defaultType)));
     req.set_base_url(a.value("--base-url"));
+    readOptions(a, *req.mutable_options());
+    if (req.type() == v1::PROVIDER_TYPE_VERTEX) {
+      if (!a.has("--service-account-file"))
+        throw CliError(kExitUsage, "a vertex provider needs --service-account-file FILE (a service-account JSON key)");
+      if (a.value("--vertex-project").empty() || a.value("--vertex-location").empty())
+        throw CliError(kExitUsage, "a vertex provider needs --vertex-project and --vertex-location");
+      req.add_api_keys(readServiceAccount(a.value("--service-account-file")));
+    } else if (a.has("--service-account-file")) {
+      throw CliError(kExitUsage, "--service-account-file is for --type vertex");
+    }
     for (auto& k : collectKeys(a)) req.add_api_keys(k);
     for (auto& m : splitList(a.value("--models"))) req.add_models(m);
     if (a.has("--no-list-models")) req.set_list_upstream_models(false);
@@ -102,12 +172,24 @@ int runProviders(const GlobalOptions& g, const std::vector<std::string>& argv) {
     return kExitOk;
   }
   if (cmd == "update") {
-    Args a(rest, {"--base-url", "--api-key-env", "--api-key-file", "--models"},
+    Args a(rest, {"--base-url", "--api-key-env", "--api-key-file", "--models",
+                  "--default-max-tokens", "--vertex-project", "--vertex-location", "--token-url",
+                  "--service-account-file"},
            {"--api-key-stdin", "--list-models", "--no-list-models"});
     a.expectPositional(1, "finopsctl providers update NAME [flags]");
     v1::UpdateProviderRequest req;
     req.set_name(a.positional()[0]);
     if (a.has("--base-url")) req.set_base_url(a.value("--base-url"));
+    v1::ProviderOptions o;
+    readOptions(a, o);
+    if (a.has("--default-max-tokens")) req.set_default_max_tokens(o.default_max_tokens());
+    if (a.has("--vertex-project")) req.set_vertex_project(o.vertex_project());
+    if (a.has("--vertex-location")) req.set_vertex_location(o.vertex_location());
+    if (a.has("--token-url")) req.set_token_url(o.token_url());
+    if (a.has("--service-account-file")) {
+      req.set_replace_keys(true);
+      req.add_api_keys(readServiceAccount(a.value("--service-account-file")));
+    }
     if (a.has("--api-key-env") || a.has("--api-key-file") || a.has("--api-key-stdin")) {
       req.set_replace_keys(true);
       for (auto& k : collectKeys(a)) req.add_api_keys(k);

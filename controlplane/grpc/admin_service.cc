@@ -3,6 +3,8 @@
 
 #include <google/protobuf/util/time_util.h>
 
+#include <nlohmann/json.hpp>
+
 #include "common/log.h"
 #include "controlplane/pricing/builtin.h"
 #include "controlplane/snapshot/builder.h"
@@ -33,8 +35,20 @@ void toInfo(const ProviderRow& r, v1::ProviderInfo* out) {
   for (const auto& k : r.keys) {
     auto* ki = out->add_keys();
     ki->set_id(k.id);
-    ki->set_redacted(redactSecret(k.value));
+    if (r.type == "vertex") {
+      // A service-account key: name the account, never the private key.
+      auto sa = nlohmann::json::parse(k.value, nullptr, false);
+      std::string email = sa.is_object() ? sa.value("client_email", std::string()) : std::string();
+      ki->set_redacted("service-account " + email);
+    } else {
+      ki->set_redacted(redactSecret(k.value));
+    }
   }
+  auto* o = out->mutable_options();
+  o->set_default_max_tokens(r.options.defaultMaxTokens);
+  o->set_vertex_project(r.options.vertexProject);
+  o->set_vertex_location(r.options.vertexLocation);
+  o->set_token_url(r.options.tokenUrl);
   for (const auto& m : r.models) out->add_models(m);
   out->set_list_upstream_models(r.listUpstreamModels);
   *out->mutable_created_at() = TimeUtil::SecondsToTimestamp(r.createdAt);
@@ -213,7 +227,13 @@ AdminServiceImpl::Reactor* AdminServiceImpl::CreateProvider(Ctx* ctx,
     row.type = providerTypeToString(type);
     if (row.type == "unspecified")
       throw CallError(grpc::StatusCode::INVALID_ARGUMENT, "unsupported provider type");
-    row.baseUrl = req->base_url().empty() ? defaultBaseUrl(req->name()) : req->base_url();
+    row.options.defaultMaxTokens = req->options().default_max_tokens();
+    row.options.vertexProject = req->options().vertex_project();
+    row.options.vertexLocation = req->options().vertex_location();
+    row.options.tokenUrl = req->options().token_url();
+    row.baseUrl = req->base_url().empty()
+                      ? defaultBaseUrl(row.type, req->name(), row.options.vertexLocation)
+                      : req->base_url();
     if (row.baseUrl.empty())
       throw CallError(grpc::StatusCode::INVALID_ARGUMENT,
                       "provider '" + req->name() +
@@ -235,6 +255,10 @@ AdminServiceImpl::Reactor* AdminServiceImpl::UpdateProvider(Ctx* ctx,
     if (req->replace_keys()) patch.keys = std::vector<std::string>(req->api_keys().begin(), req->api_keys().end());
     if (req->replace_models()) patch.models = std::vector<std::string>(req->models().begin(), req->models().end());
     if (req->has_list_upstream_models()) patch.listUpstreamModels = req->list_upstream_models();
+    if (req->has_default_max_tokens()) patch.defaultMaxTokens = req->default_max_tokens();
+    if (req->has_vertex_project()) patch.vertexProject = req->vertex_project();
+    if (req->has_vertex_location()) patch.vertexLocation = req->vertex_location();
+    if (req->has_token_url()) patch.tokenUrl = req->token_url();
     toInfo(store_.updateProvider(req->name(), patch), resp);
   });
 }

@@ -11,17 +11,31 @@ namespace finops::cp {
 
 finops::v1::ProviderType providerTypeFromString(const std::string& s) {
   if (s == "openai" || s == "openai-compatible") return finops::v1::PROVIDER_TYPE_OPENAI_COMPATIBLE;
+  if (s == "anthropic") return finops::v1::PROVIDER_TYPE_ANTHROPIC;
+  if (s == "gemini") return finops::v1::PROVIDER_TYPE_GEMINI;
+  if (s == "vertex") return finops::v1::PROVIDER_TYPE_VERTEX;
   return finops::v1::PROVIDER_TYPE_UNSPECIFIED;
 }
 
 std::string providerTypeToString(finops::v1::ProviderType t) {
   switch (t) {
     case finops::v1::PROVIDER_TYPE_OPENAI_COMPATIBLE: return "openai";
+    case finops::v1::PROVIDER_TYPE_ANTHROPIC: return "anthropic";
+    case finops::v1::PROVIDER_TYPE_GEMINI: return "gemini";
+    case finops::v1::PROVIDER_TYPE_VERTEX: return "vertex";
     default: return "unspecified";
   }
 }
 
-std::string defaultBaseUrl(const std::string& name) {
+std::string defaultBaseUrl(const std::string& type, const std::string& name,
+                           const std::string& vertexLocation) {
+  if (type == "anthropic") return "https://api.anthropic.com/v1";
+  if (type == "gemini") return "https://generativelanguage.googleapis.com/v1beta";
+  if (type == "vertex") {
+    if (vertexLocation.empty()) return "";
+    if (vertexLocation == "global") return "https://aiplatform.googleapis.com";
+    return "https://" + vertexLocation + "-aiplatform.googleapis.com";
+  }
   static const std::map<std::string, std::string> kDefaults = {
       {"openai", "https://api.openai.com/v1"},
       {"groq", "https://api.groq.com/openai/v1"},
@@ -57,6 +71,11 @@ finops::v1::Snapshot buildSnapshot(const StateView& state) {
     }
     for (const auto& m : p.models) out->add_models(m);
     out->set_list_upstream_models(p.listUpstreamModels);
+    auto* o = out->mutable_options();
+    o->set_default_max_tokens(p.options.defaultMaxTokens);
+    o->set_vertex_project(p.options.vertexProject);
+    o->set_vertex_location(p.options.vertexLocation);
+    o->set_token_url(p.options.tokenUrl);
   }
   std::map<std::string, std::vector<const LimitRow*>> limitsByOwner;
   for (const auto& l : state.limits) {

@@ -11,7 +11,9 @@ finops::v1::Snapshot buildSnapshot(const StateView& state);
 finops::v1::ProviderType providerTypeFromString(const std::string& s);
 std::string providerTypeToString(finops::v1::ProviderType t);
 
-// Default base URL for a well-known OpenAI-compatible provider name, or "" if unknown.
-std::string defaultBaseUrl(const std::string& providerName);
+// Default base URL for a provider type ("anthropic", "gemini", "vertex": from the location)
+// or a well-known OpenAI-compatible provider name; "" if unknown.
+std::string defaultBaseUrl(const std::string& type, const std::string& providerName,
+                           const std::string& vertexLocation);
 
 }  // namespace finops::cp

@@ -1,6 +1,7 @@
 #include <SQLiteCpp/Statement.h>
 #include <SQLiteCpp/Transaction.h>
 
+#include <cctype>
 #include <ctime>
 #include <nlohmann/json.hpp>
 
@@ -35,14 +36,86 @@ void validateModels(const std::vector<std::string>& models) {
       throw StoreError(Code::kInvalidArgument, "model names must be 1 to 256 characters");
 }
 
-void validateKeys(const std::vector<std::string>& keys) {
+// A Vertex AI key is a service-account JSON key file.
+void validateServiceAccount(const std::string& k) {
+  auto j = nlohmann::json::parse(k, nullptr, false);
+  if (!j.is_object())
+    throw StoreError(Code::kInvalidArgument,
+                     "a Vertex AI key must be a service-account JSON key file (it is not JSON)");
+  for (const char* field : {"client_email", "private_key"})
+    if (!j.contains(field) || !j[field].is_string() || j[field].get<std::string>().empty())
+      throw StoreError(Code::kInvalidArgument,
+                       std::string("the service-account JSON has no '") + field + "'");
+  if (j.contains("type") && j["type"] != "service_account")
+    throw StoreError(Code::kInvalidArgument,
+                     "the JSON key is not a service account's (type is not 'service_account')");
+}
+
+void validateKeys(const std::string& type, const std::vector<std::string>& keys) {
   for (const auto& k : keys) {
+    if (type == "vertex") {
+      validateServiceAccount(k);
+      continue;
+    }
     if (k.empty()) throw StoreError(Code::kInvalidArgument, "an API key is empty");
     for (char c : k)
       if (static_cast<unsigned char>(c) < 0x21 || c == 0x7f)
         throw StoreError(Code::kInvalidArgument,
                          "an API key contains whitespace or control characters");
   }
+}
+
+const char* kTypes[] = {"openai", "anthropic", "gemini", "vertex"};
+
+void validateType(const std::string& type) {
+  for (const char* t : kTypes)
+    if (type == t) return;
+  throw StoreError(Code::kInvalidArgument,
+                   "unknown provider type '" + type + "' (openai, anthropic, gemini, vertex)");
+}
+
+void validateOptions(const ProviderRow& r) {
+  const auto& o = r.options;
+  if (o.defaultMaxTokens < 0 || o.defaultMaxTokens > 10'000'000)
+    throw StoreError(Code::kInvalidArgument, "default max tokens must be between 1 and 10000000");
+  if (!o.tokenUrl.empty()) validateUrl(o.tokenUrl);
+  auto label = [](const std::string& v, const char* what) {
+    for (char c : v) {
+      bool ok = std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' || c == ':';
+      if (!ok)
+        throw StoreError(Code::kInvalidArgument,
+                         std::string(what) + " '" + v + "' may contain only letters, digits, '-', '_', '.' and ':'");
+    }
+  };
+  label(o.vertexProject, "Vertex project");
+  label(o.vertexLocation, "Vertex location");
+  if (r.type == "vertex" && (o.vertexProject.empty() || o.vertexLocation.empty()))
+    throw StoreError(Code::kInvalidArgument, "a Vertex AI provider needs a project and a location");
+}
+
+std::string optionsJson(const ProviderOptionsRow& o) {
+  nlohmann::json j = nlohmann::json::object();
+  if (o.defaultMaxTokens) j["default_max_tokens"] = o.defaultMaxTokens;
+  if (!o.vertexProject.empty()) j["vertex_project"] = o.vertexProject;
+  if (!o.vertexLocation.empty()) j["vertex_location"] = o.vertexLocation;
+  if (!o.tokenUrl.empty()) j["token_url"] = o.tokenUrl;
+  return j.dump();
+}
+
+ProviderOptionsRow parseOptions(const std::string& text) {
+  ProviderOptionsRow o;
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  if (!j.is_object()) return o;
+  auto str = [&](const char* k) {
+    auto it = j.find(k);
+    return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  if (auto it = j.find("default_max_tokens"); it != j.end() && it->is_number_integer())
+    o.defaultMaxTokens = it->get<int64_t>();
+  o.vertexProject = str("vertex_project");
+  o.vertexLocation = str("vertex_location");
+  o.tokenUrl = str("token_url");
+  return o;
 }
 
 void insertKeys(SQLite::Database& db, const std::string& provider,
@@ -66,7 +139,8 @@ void insertKeys(SQLite::Database& db, const std::string& provider,
 std::vector<ProviderRow> Store::listProvidersLocked(const std::string* only) {
   std::vector<ProviderRow> rows;
   std::string sql =
-      "SELECT name, type, base_url, models, list_upstream_models, created_at, updated_at "
+      "SELECT name, type, base_url, models, list_upstream_models, created_at, updated_at, "
+      "options "
       "FROM providers";
   if (only) sql += " WHERE name = ?";
   sql += " ORDER BY name";
@@ -84,6 +158,7 @@ std::vector<ProviderRow> Store::listProvidersLocked(const std::string* only) {
     r.listUpstreamModels = q.getColumn(4).getInt() != 0;
     r.createdAt = q.getColumn(5).getInt64();
     r.updatedAt = q.getColumn(6).getInt64();
+    r.options = parseOptions(q.getColumn(7).getString());
     rows.push_back(std::move(r));
   }
   for (auto& r : rows) {
@@ -98,9 +173,11 @@ std::vector<ProviderRow> Store::listProvidersLocked(const std::string* only) {
 
 ProviderRow Store::createProvider(ProviderRow row, const std::vector<std::string>& keys) {
   validateName(row.name);
+  validateType(row.type);
   validateUrl(row.baseUrl);
   validateModels(row.models);
-  validateKeys(keys);
+  validateKeys(row.type, keys);
+  validateOptions(row);
   std::lock_guard lock(mu_);
   SQLite::Transaction tx(db_);
   if (!listProvidersLocked(&row.name).empty())
@@ -108,7 +185,7 @@ ProviderRow Store::createProvider(ProviderRow row, const std::vector<std::string
   int64_t now = std::time(nullptr);
   SQLite::Statement ins(db_,
                         "INSERT INTO providers(name, type, base_url, models, list_upstream_models, "
-                        "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)");
+                        "created_at, updated_at, options) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
   ins.bind(1, row.name);
   ins.bind(2, row.type);
   ins.bind(3, row.baseUrl);
@@ -116,6 +193,7 @@ ProviderRow Store::createProvider(ProviderRow row, const std::vector<std::string
   ins.bind(5, row.listUpstreamModels ? 1 : 0);
   ins.bind(6, now);
   ins.bind(7, now);
+  ins.bind(8, optionsJson(row.options));
   ins.exec();
   insertKeys(db_, row.name, keys);
   bumpVersionLocked();
@@ -127,7 +205,6 @@ ProviderRow Store::createProvider(ProviderRow row, const std::vector<std::string
 ProviderRow Store::updateProvider(const std::string& name, const ProviderPatch& patch) {
   if (patch.baseUrl) validateUrl(*patch.baseUrl);
   if (patch.models) validateModels(*patch.models);
-  if (patch.keys) validateKeys(*patch.keys);
   std::lock_guard lock(mu_);
   SQLite::Transaction tx(db_);
   auto existing = listProvidersLocked(&name);
@@ -136,14 +213,21 @@ ProviderRow Store::updateProvider(const std::string& name, const ProviderPatch& 
   if (patch.baseUrl) r.baseUrl = *patch.baseUrl;
   if (patch.models) r.models = *patch.models;
   if (patch.listUpstreamModels) r.listUpstreamModels = *patch.listUpstreamModels;
+  if (patch.keys) validateKeys(r.type, *patch.keys);
+  if (patch.defaultMaxTokens) r.options.defaultMaxTokens = *patch.defaultMaxTokens;
+  if (patch.vertexProject) r.options.vertexProject = *patch.vertexProject;
+  if (patch.vertexLocation) r.options.vertexLocation = *patch.vertexLocation;
+  if (patch.tokenUrl) r.options.tokenUrl = *patch.tokenUrl;
+  validateOptions(r);
   SQLite::Statement up(db_,
                        "UPDATE providers SET base_url = ?, models = ?, list_upstream_models = ?, "
-                       "updated_at = ? WHERE name = ?");
+                       "updated_at = ?, options = ? WHERE name = ?");
   up.bind(1, r.baseUrl);
   up.bind(2, nlohmann::json(r.models).dump());
   up.bind(3, r.listUpstreamModels ? 1 : 0);
   up.bind(4, static_cast<int64_t>(std::time(nullptr)));
-  up.bind(5, name);
+  up.bind(5, optionsJson(r.options));
+  up.bind(6, name);
   up.exec();
   if (patch.keys) {
     SQLite::Statement del(db_, "DELETE FROM provider_keys WHERE provider_name = ?");

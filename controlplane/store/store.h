@@ -34,13 +34,20 @@ struct ProviderKeyRow {
   std::string value;  // SECRET
 };
 
+// Options only some provider types use (stored as a JSON object).
+struct ProviderOptionsRow {
+  int64_t defaultMaxTokens = 0;  // Anthropic: 0 = 4096
+  std::string vertexProject, vertexLocation, tokenUrl;
+};
+
 struct ProviderRow {
   std::string name;
-  std::string type;  // "openai"
+  std::string type;  // "openai" | "anthropic" | "gemini" | "vertex"
   std::string baseUrl;
   std::vector<std::string> models;
   bool listUpstreamModels = true;
   std::vector<ProviderKeyRow> keys;
+  ProviderOptionsRow options;
   int64_t createdAt = 0;
   int64_t updatedAt = 0;
 };
@@ -195,6 +202,8 @@ struct ProviderPatch {
   std::optional<std::vector<std::string>> keys;    // replaces all keys
   std::optional<std::vector<std::string>> models;  // replaces the list
   std::optional<bool> listUpstreamModels;
+  std::optional<int64_t> defaultMaxTokens;
+  std::optional<std::string> vertexProject, vertexLocation, tokenUrl;
 };
 
 struct SettingsPatch {

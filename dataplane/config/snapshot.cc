@@ -1,13 +1,14 @@
 #include "dataplane/config/snapshot.h"
 
 #include "common/crypto.h"
+#include "dataplane/upstream/google_auth.h"
 
 namespace finops::dp {
 
-const std::string* ProviderRoute::nextAuthorization() const {
-  if (authorizations.empty()) return nullptr;
+const std::pair<std::string, std::string>* ProviderRoute::nextAuth() const {
+  if (authHeaders.empty()) return nullptr;
   uint32_t i = next_.fetch_add(1, std::memory_order_relaxed);
-  return &authorizations[i % authorizations.size()];
+  return &authHeaders[i % authHeaders.size()];
 }
 
 const std::vector<const LimitDef*>& KeyEntry::limitsFor(std::string_view provider) const {
@@ -41,11 +42,17 @@ std::shared_ptr<const ConfigSnapshot> compileSnapshot(const finops::v1::Snapshot
       *error = "provider with an invalid name '" + p.name() + "'";
       return nullptr;
     }
-    if (p.type() != finops::v1::PROVIDER_TYPE_OPENAI_COMPATIBLE) {
-      *error = "provider '" + p.name() + "': unsupported provider type " + std::to_string(p.type());
-      return nullptr;
+    switch (p.type()) {
+      case finops::v1::PROVIDER_TYPE_OPENAI_COMPATIBLE:
+      case finops::v1::PROVIDER_TYPE_ANTHROPIC:
+      case finops::v1::PROVIDER_TYPE_GEMINI:
+      case finops::v1::PROVIDER_TYPE_VERTEX: break;
+      default:
+        *error = "provider '" + p.name() + "': unsupported provider type " + std::to_string(p.type());
+        return nullptr;
     }
     route->type = p.type();
+    route->defaultMaxTokens = p.options().default_max_tokens();
     std::string urlError;
     auto url = parseUrl(p.base_url(), &urlError);
     if (!url) {
@@ -55,9 +62,34 @@ std::shared_ptr<const ConfigSnapshot> compileSnapshot(const finops::v1::Snapshot
     route->url = *url;
     route->poolKey = std::string(url->tls ? "https://" : "http://") + url->host + ":" +
                      std::to_string(url->port);
-    for (const auto& k : p.keys()) route->authorizations.push_back("Bearer " + k.value());
     route->models.assign(p.models().begin(), p.models().end());
     route->listUpstreamModels = p.list_upstream_models();
+    switch (p.type()) {
+      case finops::v1::PROVIDER_TYPE_ANTHROPIC:
+        for (const auto& k : p.keys()) route->authHeaders.emplace_back("x-api-key", k.value());
+        break;
+      case finops::v1::PROVIDER_TYPE_GEMINI:
+        for (const auto& k : p.keys()) route->authHeaders.emplace_back("x-goog-api-key", k.value());
+        break;
+      case finops::v1::PROVIDER_TYPE_VERTEX: {
+        const auto& o = p.options();
+        if (o.vertex_project().empty() || o.vertex_location().empty() || p.keys().empty()) {
+          *error = "provider '" + p.name() + "': Vertex AI needs a project, a location and a service-account key";
+          return nullptr;
+        }
+        std::string saError;
+        route->tokenSource = upstream::TokenSource::get(p.keys(0).value(), o.token_url(), &saError);
+        if (!route->tokenSource) {
+          *error = "provider '" + p.name() + "': " + saError;
+          return nullptr;
+        }
+        route->url.basePath += "/v1/projects/" + o.vertex_project() + "/locations/" + o.vertex_location();
+        route->listUpstreamModels = false;  // Vertex has no model list for an API key
+        break;
+      }
+      default:
+        for (const auto& k : p.keys()) route->authHeaders.emplace_back("authorization", "Bearer " + k.value());
+    }
     if (!out->providers.emplace(route->name, std::move(route)).second) {
       *error = "duplicate provider '" + p.name() + "'";
       return nullptr;

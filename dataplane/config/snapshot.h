@@ -20,6 +20,10 @@
 
 namespace finops::dp {
 
+namespace upstream {
+class TokenSource;
+}
+
 struct StringHash {
   using is_transparent = void;
   size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
@@ -29,13 +33,19 @@ struct ProviderRoute {
   std::string name;
   finops::v1::ProviderType type = finops::v1::PROVIDER_TYPE_UNSPECIFIED;
   Url url;
-  std::string poolKey;                      // "http(s)://host:port": connections are shared by key
-  std::vector<std::string> authorizations;  // "Bearer <key>" (SECRET), used round-robin
+  std::string poolKey;  // "http(s)://host:port": connections are shared by key
+  // One auth header per upstream key (SECRET), used round-robin: "authorization: Bearer k"
+  // (OpenAI-compatible), "x-api-key: k" (Anthropic), "x-goog-api-key: k" (Gemini).
+  std::vector<std::pair<std::string, std::string>> authHeaders;
   std::vector<std::string> models;
   bool listUpstreamModels = false;
+  int64_t defaultMaxTokens = 0;  // Anthropic: 0 = 4096
+  // Vertex AI: access tokens for the service account (url.basePath already ends in
+  // /v1/projects/{p}/locations/{l}).
+  std::shared_ptr<upstream::TokenSource> tokenSource;
 
-  // Next upstream Authorization value, or nullptr when the provider has no key.
-  const std::string* nextAuthorization() const;
+  // Next upstream auth header, or nullptr when the provider has no key.
+  const std::pair<std::string, std::string>* nextAuth() const;
 
  private:
   mutable std::atomic<uint32_t> next_{0};

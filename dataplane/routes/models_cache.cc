@@ -28,7 +28,7 @@ std::mutex gMu;
 std::map<std::string, CacheEntry> gCache;  // GUARDED_BY(gMu); key: cacheKey()
 
 std::string cacheKey(const ProviderRoute& r) {
-  return r.name + "|" + r.poolKey + r.url.basePath + "|" + std::to_string(r.authorizations.size());
+  return r.name + "|" + r.poolKey + r.url.basePath + "|" + std::to_string(r.authHeaders.size());
 }
 
 struct WaitState {
@@ -41,12 +41,16 @@ struct WaitState {
 net::awaitable<void> fetchModels(upstream::Pool& pool, std::shared_ptr<const ConfigSnapshot> config,
                                  const ProviderRoute* route, std::string key,
                                  std::shared_ptr<WaitState> wait) {
-  http::request<http::string_body> req{http::verb::get, route->url.basePath + "/models", 11};
+  // Gemini pages its list (50 by default).
+  std::string path = route->url.basePath + "/models";
+  if (route->type == finops::v1::PROVIDER_TYPE_GEMINI) path += "?pageSize=1000";
+  http::request<http::string_body> req{http::verb::get, path, 11};
   req.set(http::field::host, route->url.hostHeader());
   req.set(http::field::accept, "application/json");
   req.set(http::field::accept_encoding, "identity");
   req.set(http::field::user_agent, "finops/" FINOPS_VERSION);
-  if (const std::string* auth = route->nextAuthorization()) req.set(http::field::authorization, *auth);
+  if (const auto* auth = route->nextAuth()) req.set(auth->first, auth->second);
+  if (route->type == finops::v1::PROVIDER_TYPE_ANTHROPIC) req.set("anthropic-version", "2023-06-01");
   req.keep_alive(true);
   std::unique_ptr<upstream::Connection> conn;
   std::optional<upstream::Parser> parser;
@@ -108,7 +112,11 @@ std::vector<std::string> parseUpstreamModels(std::string_view body) {
     else if (m.is_object()) {
       auto it = m.find(idField);
       if (it == m.end()) it = m.find("id");
-      if (it != m.end() && it->is_string()) out.push_back(it->get<std::string>());
+      if (it != m.end() && it->is_string()) {
+        std::string id = it->get<std::string>();
+        if (id.starts_with("models/")) id.erase(0, 7);  // Gemini: "models/gemini-2.5-pro"
+        out.push_back(std::move(id));
+      }
     }
   }
   return out;

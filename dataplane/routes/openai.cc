@@ -8,6 +8,8 @@
 #include "dataplane/governance/rules.h"
 #include "dataplane/routes/models_cache.h"
 #include "dataplane/routes/routing.h"
+#include "dataplane/translate/factory.h"
+#include "dataplane/upstream/google_auth.h"
 
 namespace finops::dp {
 
@@ -28,7 +30,8 @@ bool isHopByHop(std::string_view name) {
 
 bool isCredential(std::string_view name) {
   return beast::iequals(name, "authorization") || beast::iequals(name, "x-api-key") ||
-         beast::iequals(name, "x-bf-vk");
+         beast::iequals(name, "x-bf-vk") || beast::iequals(name, "x-goog-api-key") ||
+         beast::iequals(name, "anthropic-version") || beast::iequals(name, "anthropic-beta");
 }
 
 ApiError badRequest(std::string message, std::string param = "", std::string code = "") {
@@ -192,7 +195,8 @@ ApiError upstreamFailure(const beast::error_code& ec, const ProviderRoute& route
 
 }  // namespace
 
-net::awaitable<void> handleProxy(Exchange& ex, Endpoint endpoint) {
+net::awaitable<void> handleProxy(Exchange& ex, ProxyRequest pr) {
+  const Endpoint endpoint = pr.endpoint;
   // Validate the body without building a DOM; note where "model" and "stream" are.
   std::string_view bodyText = ex.req.body();
   json_scan::Result scan = json_scan::scan(bodyText);
@@ -206,23 +210,35 @@ net::awaitable<void> handleProxy(Exchange& ex, Endpoint endpoint) {
     co_await sendError(ex, badRequest("The request body must be a JSON object."));
     co_return;
   }
-  const json_scan::Member* modelMember = scan.find("model");
-  if (!modelMember || modelMember->kind == 'z') {
-    co_await sendError(ex, badRequest("you must provide a model parameter", "model"));
-    co_return;
+  std::string model;
+  if (endpoint == Endpoint::kGenerateContent) {
+    model = std::move(pr.pathModel);
+  } else {
+    const json_scan::Member* modelMember = scan.find("model");
+    if (!modelMember || modelMember->kind == 'z') {
+      co_await sendError(ex, badRequest("you must provide a model parameter", "model"));
+      co_return;
+    }
+    if (modelMember->kind != 's') {
+      co_await sendError(ex, badRequest("Invalid type for 'model': expected a string.", "model",
+                                        "invalid_type"));
+      co_return;
+    }
+    model = json_scan::stringValue(bodyText, *modelMember);
   }
-  if (modelMember->kind != 's') {
-    co_await sendError(ex, badRequest("Invalid type for 'model': expected a string.", "model",
-                                      "invalid_type"));
-    co_return;
-  }
-  std::string model = json_scan::stringValue(bodyText, *modelMember);
   ex.model = model;
   // "provider/model"; a bare model name may name its provider in x-finops-provider instead
-  // (for clients whose model names cannot change).
+  // (for clients whose model names cannot change). On /anthropic and /genai a bare name
+  // goes to the provider named "anthropic" or "gemini" when there is one.
   auto ref = splitModel(model);
   std::string_view headerProvider = ex.req["x-finops-provider"];
   if (!ref && !headerProvider.empty()) ref = ModelRef{headerProvider, model};
+  if (!ref && !model.empty()) {
+    std::string_view native = ex.dialect == Dialect::kAnthropic ? "anthropic"
+                              : ex.dialect == Dialect::kGemini  ? "gemini"
+                                                                : "";
+    if (!native.empty() && ex.config->provider(native)) ref = ModelRef{native, model};
+  }
   if (!ref) {
     co_await sendError(ex, badRequest("model '" + model +
                                           "' must be given as provider/model, e.g. "
@@ -248,10 +264,14 @@ net::awaitable<void> handleProxy(Exchange& ex, Endpoint endpoint) {
       co_return;
     }
   }
-  const json_scan::Member* streamMember = scan.find("stream");
-  bool stream = streamMember && streamMember->kind == 't';
+  bool stream = pr.pathStream;
+  if (endpoint != Endpoint::kGenerateContent) {
+    const json_scan::Member* streamMember = scan.find("stream");
+    stream = streamMember && streamMember->kind == 't';
+  }
 
-  auto translator = makeTranslator(endpoint, route->type, model);
+  Target target = targetFor(route->type, upstreamModel, route->defaultMaxTokens);
+  auto translator = makeTranslator(endpoint, target, model);
   if (!translator) {
     co_await sendError(ex, apiError(400, "invalid_request_error", "unsupported_endpoint",
                                     "provider '" + route->name + "' does not support this endpoint",
@@ -259,16 +279,34 @@ net::awaitable<void> handleProxy(Exchange& ex, Endpoint endpoint) {
     co_return;
   }
   UpstreamCall call;
-  if (auto err = translator->buildRequest(ClientRequest{bodyText, scan}, upstreamModel, call)) {
+  if (auto err = translator->buildRequest(
+          ClientRequest{bodyText, scan, stream, ex.req["anthropic-beta"]}, upstreamModel, call)) {
     co_await sendError(ex, *err);
     co_return;
+  }
+  // Vertex AI: an access token for the service account (cached; fetched when needed).
+  std::string vertexToken;
+  if (route->tokenSource) {
+    std::string tokenError;
+    auto token = co_await route->tokenSource->token(ex.pool, tokenError);
+    if (!token) {
+      log::warn("no Vertex AI access token", {{"request_id", ex.requestId},
+                                              {"provider", route->name},
+                                              {"error", tokenError}});
+      co_await sendError(ex, apiError(502, "server_error", "upstream_auth_error",
+                                      "could not get an access token for provider '" +
+                                          route->name + "': " + tokenError));
+      co_return;
+    }
+    vertexToken = "Bearer " + *token;
   }
 
   // Governance: budgets and rate limits are checked against this gateway's allowances,
   // with no call to the control plane.
   Accounting acct(ex, route->name, upstreamModel);
   acct.translator = translator.get();
-  if (ex.gov) {
+  // Counting tokens generates nothing: it is neither limited nor charged.
+  if (ex.gov && endpoint != Endpoint::kCountTokens) {
     if (ex.gov->reporter && !ex.gov->reporter->hasRoom()) {
       ex.gov->refusals.fetch_add(1, std::memory_order_relaxed);
       ex.responseHeaders.emplace_back("retry-after", "1");
@@ -307,7 +345,14 @@ net::awaitable<void> handleProxy(Exchange& ex, Endpoint endpoint) {
   up.set(http::field::accept, stream ? "text/event-stream" : "application/json");
   up.set(http::field::accept_encoding, "identity");
   up.set(http::field::user_agent, "finops/" FINOPS_VERSION);
-  if (const std::string* auth = route->nextAuthorization()) up.set(http::field::authorization, *auth);
+  if (!vertexToken.empty()) up.set(http::field::authorization, vertexToken);
+  else if (const auto* auth = route->nextAuth()) up.set(auth->first, auth->second);
+  if (target.wire == Wire::kAnthropic && !target.vertex) {
+    // An Anthropic client's own version when it talks to Anthropic; ours otherwise.
+    std::string_view version = ex.dialect == Dialect::kAnthropic ? ex.req["anthropic-version"] : "";
+    up.set("anthropic-version", version.empty() ? std::string_view("2023-06-01") : version);
+  }
+  for (const auto& [name, value] : call.headers) up.set(name, value);
   if (!ex.config->forwardHeaders.empty()) {
     for (const auto& f : ex.req) {
       std::string_view name = f.name_string();
@@ -350,6 +395,7 @@ net::awaitable<void> handleProxy(Exchange& ex, Endpoint endpoint) {
     res.set(http::field::content_type, "text/event-stream");
     res.set(http::field::cache_control, "no-cache");
     res.set("x-request-id", ex.requestId);
+    if (ex.dialect == Dialect::kAnthropic) res.set("request-id", ex.requestId);
     res.keep_alive(ex.keepAlive);
     res.chunked(true);
     http::response_serializer<http::empty_body> sr{res};
@@ -402,7 +448,8 @@ net::awaitable<void> handleProxy(Exchange& ex, Endpoint endpoint) {
       log::warn("upstream stream failed", {{"request_id", ex.requestId},
                                            {"provider", route->name},
                                            {"error", ec.message()}});
-      out.append(errorEvent("the upstream stream failed: " + ec.message(), "upstream_error"));
+      out.append(renderStreamError(ex.dialect, apiError(502, "server_error", "upstream_error",
+                                                        "the upstream stream failed: " + ec.message())));
       conn->close();
       conn.reset();
       ex.keepAlive = false;
@@ -451,8 +498,11 @@ net::awaitable<void> handleProxy(Exchange& ex, Endpoint endpoint) {
                                            ? std::string_view("application/json")
                                            : head[http::field::content_type]);
   } else {
-    res.body() = normalizeUpstreamError(static_cast<int>(status), upstreamBody);
+    ApiError e = translator->upstreamError(static_cast<int>(status), upstreamBody);
+    res.result(static_cast<unsigned>(e.status));
+    res.body() = renderError(ex.dialect, e);
     res.set(http::field::content_type, "application/json");
+    if (e.retryAfterSeconds >= 0) res.set(http::field::retry_after, std::to_string(e.retryAfterSeconds));
     for (auto name : {"retry-after", "retry-after-ms"})
       if (auto v = head[name]; !v.empty()) res.set(name, v);
   }
@@ -490,6 +540,31 @@ std::string modelObject(std::string_view id, std::string_view owner) {
   return m.dump();
 }
 }  // namespace
+
+net::awaitable<void> handleGenai(Exchange& ex, std::string_view rest) {
+  // "{model}:{method}"; SDKs may percent-encode the '/' of "provider/model".
+  std::string decoded = percentDecode(rest);
+  size_t colon = decoded.rfind(':');
+  std::string method = colon == std::string::npos ? "" : decoded.substr(colon + 1);
+  ProxyRequest pr;
+  pr.endpoint = Endpoint::kGenerateContent;
+  pr.pathModel = decoded.substr(0, colon);
+  if (method == "generateContent") {
+    pr.pathStream = false;
+  } else if (method == "streamGenerateContent") {
+    pr.pathStream = true;
+  } else {
+    co_await sendError(ex, apiError(404, "invalid_request_error", "unknown_route",
+                                    "Method '" + method + "' is not supported on /genai (use "
+                                    "generateContent or streamGenerateContent)."));
+    co_return;
+  }
+  if (pr.pathModel.empty()) {
+    co_await sendError(ex, badRequest("the URL names no model", "model"));
+    co_return;
+  }
+  co_await handleProxy(ex, std::move(pr));
+}
 
 net::awaitable<void> handleListModels(Exchange& ex) {
   auto ids = co_await listModelIds(ex, std::chrono::milliseconds(2000));

@@ -28,6 +28,7 @@ struct Exchange {
   std::shared_ptr<const ConfigSnapshot> config;  // loaded once per request
   const KeyEntry* key = nullptr;                 // the authenticated virtual key, if any
   Governance* gov = nullptr;                     // null: no budgets, limits or usage
+  Dialect dialect = Dialect::kOpenAI;            // how errors are rendered
   // Extra headers for the response (rate-limit headers, retry hints).
   std::vector<std::pair<std::string, std::string>> responseHeaders;
 

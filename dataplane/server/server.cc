@@ -41,10 +41,11 @@ std::string newRequestId() {
 }
 
 // The keys a client presented, in order of precedence: x-bf-vk (set on purpose for the
-// gateway), Authorization: Bearer (where the OpenAI SDK puts its apiKey), x-api-key (where
-// the Anthropic SDK 0.x puts it).
-std::array<std::string_view, 3> presentedKeys(const http::request<http::string_body>& req) {
-  std::array<std::string_view, 3> keys;
+// gateway), Authorization: Bearer (where the OpenAI SDK and the Anthropic SDK 1.x put their
+// apiKey), x-api-key (Anthropic SDK 0.x), x-goog-api-key (@google/genai), and "key=" in the
+// query string (Gemini's other way).
+std::array<std::string_view, 5> presentedKeys(const http::request<http::string_body>& req) {
+  std::array<std::string_view, 5> keys;
   keys[0] = req["x-bf-vk"];
   if (auto auth = req[http::field::authorization];
       auth.size() > 7 && beast::iequals(auth.substr(0, 7), "bearer ")) {
@@ -53,20 +54,50 @@ std::array<std::string_view, 3> presentedKeys(const http::request<http::string_b
     keys[1] = k;
   }
   keys[2] = req["x-api-key"];
+  keys[3] = req["x-goog-api-key"];
+  std::string_view target = req.target();
+  if (size_t q = target.find('?'); q != std::string_view::npos) {
+    std::string_view query = target.substr(q + 1);
+    while (!query.empty()) {
+      size_t amp = query.find('&');
+      std::string_view pair = query.substr(0, amp);
+      if (pair.starts_with("key=")) keys[4] = pair.substr(4);  // keys are URL-safe
+      if (amp == std::string_view::npos) break;
+      query.remove_prefix(amp + 1);
+    }
+  }
   return keys;
 }
 
-enum class Route { kNone, kHealthz, kReadyz, kMetrics, kModels, kModel, kChat, kCompletions, kEmbeddings };
+enum class Route {
+  kNone, kHealthz, kReadyz, kMetrics, kModels, kModel, kChat, kCompletions, kEmbeddings,
+  kAnthropicMessages, kAnthropicCountTokens, kGenai
+};
 
 struct Resolved {
   Route route = Route::kNone;
-  std::string_view rest;  // model id for kModel
+  std::string_view rest;  // model id for kModel; "model:method" for kGenai
 };
 
 Resolved resolve(std::string_view path) {
   if (path == "/healthz") return {Route::kHealthz, {}};
   if (path == "/readyz") return {Route::kReadyz, {}};
   if (path == "/metrics") return {Route::kMetrics, {}};
+  if (path.starts_with("/anthropic/")) {
+    std::string_view p = path.substr(11);
+    while (!p.empty() && p.back() == '/') p.remove_suffix(1);
+    if (p == "v1/messages") return {Route::kAnthropicMessages, {}};
+    if (p == "v1/messages/count_tokens") return {Route::kAnthropicCountTokens, {}};
+    return {};
+  }
+  if (path.starts_with("/genai/")) {
+    // @google/genai: {base}/v1beta/models/{model}:{method} (2.x), /v1/... (3.x).
+    std::string_view p = path.substr(7);
+    for (std::string_view v : {"v1beta/models/", "v1/models/", "v1beta1/models/"}) {
+      if (p.starts_with(v) && p.size() > v.size()) return {Route::kGenai, p.substr(v.size())};
+    }
+    return {};
+  }
   std::string_view p;
   for (std::string_view prefix : {"/openai/v1/", "/v1/", "/openai/"}) {
     if (path.starts_with(prefix)) {
@@ -88,7 +119,10 @@ http::verb allowedMethod(Route r) {
   switch (r) {
     case Route::kChat:
     case Route::kCompletions:
-    case Route::kEmbeddings: return http::verb::post;
+    case Route::kEmbeddings:
+    case Route::kAnthropicMessages:
+    case Route::kAnthropicCountTokens:
+    case Route::kGenai: return http::verb::post;
     default: return http::verb::get;
   }
 }
@@ -138,6 +172,12 @@ net::awaitable<void> dispatch(Exchange& ex, ConfigStore& store) {
   std::string_view target = ex.req.target();
   std::string_view path = target.substr(0, target.find('?'));
   Resolved r = resolve(path);
+  if (r.route == Route::kAnthropicMessages || r.route == Route::kAnthropicCountTokens)
+    ex.dialect = Dialect::kAnthropic;
+  else if (r.route == Route::kGenai || path.starts_with("/genai/"))
+    ex.dialect = Dialect::kGemini;
+  else if (path.starts_with("/anthropic/"))
+    ex.dialect = Dialect::kAnthropic;
   if (r.route == Route::kNone) {
     co_await sendError(ex, apiError(404, "invalid_request_error", "unknown_route",
                                     "Invalid URL (" + std::string(ex.req.method_string()) + " " +
@@ -183,7 +223,7 @@ net::awaitable<void> dispatch(Exchange& ex, ConfigStore& store) {
   if (ex.config->enforceKeys && !ex.key) {
     std::string msg = !anyPresented
                           ? "You didn't provide an API key. Provide your FinOps virtual key in "
-                            "the Authorization header (Bearer), x-api-key or x-bf-vk."
+                            "the Authorization header (Bearer), x-api-key, x-goog-api-key or x-bf-vk."
                           : "Incorrect API key provided.";
     co_await sendError(ex, apiError(401, "invalid_request_error", "invalid_api_key", msg, ""));
     co_return;
@@ -203,9 +243,14 @@ net::awaitable<void> dispatch(Exchange& ex, ConfigStore& store) {
     }
   }
   switch (r.route) {
-    case Route::kChat: co_await handleProxy(ex, Endpoint::kChatCompletions); break;
-    case Route::kCompletions: co_await handleProxy(ex, Endpoint::kCompletions); break;
-    case Route::kEmbeddings: co_await handleProxy(ex, Endpoint::kEmbeddings); break;
+    case Route::kChat: co_await handleProxy(ex, ProxyRequest{Endpoint::kChatCompletions}); break;
+    case Route::kCompletions: co_await handleProxy(ex, ProxyRequest{Endpoint::kCompletions}); break;
+    case Route::kEmbeddings: co_await handleProxy(ex, ProxyRequest{Endpoint::kEmbeddings}); break;
+    case Route::kAnthropicMessages: co_await handleProxy(ex, ProxyRequest{Endpoint::kMessages}); break;
+    case Route::kAnthropicCountTokens:
+      co_await handleProxy(ex, ProxyRequest{Endpoint::kCountTokens});
+      break;
+    case Route::kGenai: co_await handleGenai(ex, r.rest); break;
     case Route::kModels: co_await handleListModels(ex); break;
     case Route::kModel: co_await handleGetModel(ex, r.rest); break;
     default: break;
@@ -335,6 +380,7 @@ net::awaitable<void> acceptLoop(Server::Worker& w, ConfigStore& store, const Ser
 net::awaitable<void> sendResponse(Exchange& ex, http::response<http::string_body>& res) {
   res.version(11);
   res.set("x-request-id", ex.requestId);
+  if (ex.dialect == Dialect::kAnthropic) res.set("request-id", ex.requestId);  // the SDK's requestID
   for (const auto& [name, value] : ex.responseHeaders) res.set(name, value);
   res.keep_alive(ex.keepAlive);
   res.prepare_payload();
@@ -356,7 +402,8 @@ net::awaitable<void> sendError(Exchange& ex, const ApiError& error) {
   http::response<http::string_body> res{static_cast<http::status>(error.status), 11};
   res.set(http::field::content_type, "application/json");
   if (error.status == 405) res.set(http::field::allow, "GET, POST");
-  res.body() = errorBody(error);
+  res.body() = renderError(ex.dialect, error);
+  if (error.retryAfterSeconds >= 0) res.set(http::field::retry_after, std::to_string(error.retryAfterSeconds));
   co_await sendResponse(ex, res);
 }
 

@@ -1,6 +1,7 @@
 #include "dataplane/translate/factory.h"
 
 #include "dataplane/translate/anthropic.h"
+#include "dataplane/translate/count_tokens.h"
 #include "dataplane/translate/gemini.h"
 
 namespace finops::dp {
@@ -50,8 +51,7 @@ std::unique_ptr<Translator> makeTranslator(Endpoint endpoint, const Target& targ
     case Endpoint::kGenerateContent:
       if (target.wire == Wire::kGemini) return makeGeminiPassthrough(std::move(clientModel), target);
       return makeGeminiFront(clientModel, openAIChatTo(target, clientModel));
-    case Endpoint::kCountTokens:
-      return nullptr;  // served by the route (routes/native.cc)
+    case Endpoint::kCountTokens: return makeCountTokens(target);
   }
   return nullptr;
 }

@@ -124,7 +124,7 @@ TEST_F(StoreTest, SnapshotCarriesHashesNotSecrets) {
   ProviderRow p;
   p.name = "groq";
   p.type = "openai";
-  p.baseUrl = defaultBaseUrl("groq");
+  p.baseUrl = defaultBaseUrl("openai", "groq", "");
   p.models = {"llama-3.1-8b-instant"};
   s.createProvider(p, {"gsk-upstream"});
   auto [k, secret] = s.createKey({"team"});
