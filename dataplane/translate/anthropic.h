@@ -28,9 +28,11 @@ std::unique_ptr<Translator> makeAnthropicPassthrough(std::string clientModel, co
 std::unique_ptr<Translator> makeAnthropicFront(std::string clientModel,
                                                std::unique_ptr<Translator> inner);
 
-// The pieces, for the fronts of other dialects and for tests.
+// The pieces, for the fronts of other dialects and for tests. (ordered_json: member order
+// is kept, e.g. in tool schemas.)
 // Anthropic request -> OpenAI chat request (model kept as given). nullopt on success.
-std::optional<ApiError> anthropicRequestToOpenAI(const nlohmann::json& in, nlohmann::json& out);
+std::optional<ApiError> anthropicRequestToOpenAI(const nlohmann::ordered_json& in,
+                                                 nlohmann::ordered_json& out);
 // An Anthropic "usage" object -> Usage (prompt = input + cache read + cache write).
 void parseAnthropicUsage(const nlohmann::json& usage, Usage& out);
 // A non-2xx Anthropic body -> ApiError (529 overloaded -> 503).

@@ -39,7 +39,7 @@
 namespace finops::dp {
 namespace {
 
-using nlohmann::json;
+using json = nlohmann::ordered_json;  // keeps member order (tool schemas)
 using ojson = nlohmann::ordered_json;
 
 template <typename J>
@@ -744,7 +744,8 @@ class AnthropicPassthrough final : public Translator {
 
 }  // namespace
 
-std::optional<ApiError> anthropicRequestToOpenAI(const nlohmann::json& in, nlohmann::json& out) {
+std::optional<ApiError> anthropicRequestToOpenAI(const nlohmann::ordered_json& in,
+                                                 nlohmann::ordered_json& out) {
   try {
     if (!in.is_object())
       return apiError(400, "invalid_request_error", "", "The request body must be a JSON object.");

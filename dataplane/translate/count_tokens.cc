@@ -6,7 +6,7 @@
 namespace finops::dp {
 namespace {
 
-using nlohmann::json;
+using json = nlohmann::ordered_json;
 
 ApiError badRequest(std::string message, std::string param = "") {
   return apiError(400, "invalid_request_error", "", std::move(message), std::move(param));

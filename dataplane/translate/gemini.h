@@ -24,15 +24,17 @@ std::unique_ptr<Translator> makeGeminiPassthrough(std::string clientModel, const
 std::unique_ptr<Translator> makeGeminiFront(std::string clientModel,
                                             std::unique_ptr<Translator> inner);
 
-// The pieces.
+// The pieces. (ordered_json: member order is kept, e.g. in tool schemas.)
 // Gemini request -> OpenAI chat request; `model` and `stream` come from the URL.
-std::optional<ApiError> geminiRequestToOpenAI(const nlohmann::json& in, std::string_view model,
-                                              bool stream, nlohmann::json& out);
+std::optional<ApiError> geminiRequestToOpenAI(const nlohmann::ordered_json& in,
+                                              std::string_view model, bool stream,
+                                              nlohmann::ordered_json& out);
 // OpenAI chat request -> Gemini request body (no model: it is in the URL). For
 // count-tokens and the provider-side translator.
-std::optional<ApiError> openAIRequestToGemini(const nlohmann::json& in, nlohmann::json& out);
+std::optional<ApiError> openAIRequestToGemini(const nlohmann::ordered_json& in,
+                                              nlohmann::ordered_json& out);
 // A Gemini "usageMetadata" object -> Usage (completion includes thoughts tokens).
-void parseGeminiUsage(const nlohmann::json& usageMetadata, Usage& out);
+void parseGeminiUsage(const nlohmann::ordered_json& usageMetadata, Usage& out);
 // A non-2xx Gemini body -> ApiError (google status -> HTTP status, RetryInfo -> retry).
 ApiError geminiUpstreamError(int status, std::string_view body);
 

@@ -30,6 +30,7 @@ class OpenAICompatTranslator final : public Translator {
       case Endpoint::kChatCompletions: out.path = "/chat/completions"; break;
       case Endpoint::kCompletions: out.path = "/completions"; break;
       case Endpoint::kEmbeddings: out.path = "/embeddings"; break;
+      default: out.path = "/chat/completions"; break;  // never built for other endpoints
     }
     const json_scan::Member* model = request.scan.find("model");
     if (!model) return apiError(400, "invalid_request_error", "", "you must provide a model parameter", "model");

@@ -43,11 +43,49 @@ TEST(CompileSnapshot, BuildsLookupsFromTheSnapshot) {
   EXPECT_TRUE(p->url.tls);
   EXPECT_EQ(p->url.basePath, "/v1");
   EXPECT_EQ(p->poolKey, "https://api.openai.com:443");
-  EXPECT_EQ(*p->nextAuthorization(), "Bearer sk-one");
-  EXPECT_EQ(*p->nextAuthorization(), "Bearer sk-two");
-  EXPECT_EQ(*p->nextAuthorization(), "Bearer sk-one");
+  using Header = std::pair<std::string, std::string>;
+  EXPECT_EQ(*p->nextAuth(), Header("authorization", "Bearer sk-one"));
+  EXPECT_EQ(*p->nextAuth(), Header("authorization", "Bearer sk-two"));
+  EXPECT_EQ(*p->nextAuth(), Header("authorization", "Bearer sk-one"));
   EXPECT_EQ(c->provider("nope"), nullptr);
   EXPECT_TRUE(c->forwardHeaders.count("x-trace-id"));
+}
+
+TEST(CompileSnapshot, NativeProvidersGetTheirAuthHeadersAndVertexItsPath) {
+  auto s = sample();
+  auto add = [&](const char* name, finops::v1::ProviderType type, const char* url) {
+    auto* p = s.add_providers();
+    p->set_name(name);
+    p->set_type(type);
+    p->set_base_url(url);
+    return p;
+  };
+  add("anthropic", finops::v1::PROVIDER_TYPE_ANTHROPIC, "https://api.anthropic.com/v1")
+      ->add_keys()->set_value("sk-ant");
+  add("gemini", finops::v1::PROVIDER_TYPE_GEMINI, "https://generativelanguage.googleapis.com/v1beta")
+      ->add_keys()->set_value("AIza");
+  auto* v = add("vertex", finops::v1::PROVIDER_TYPE_VERTEX, "http://127.0.0.1:9");
+  v->add_keys()->set_value(R"({"type":"service_account","client_email":"a@b","private_key":"x"})");
+  v->mutable_options()->set_vertex_project("proj");
+  v->mutable_options()->set_vertex_location("us-east5");
+  std::string err;
+  auto c = compileSnapshot(s, &err);
+  ASSERT_TRUE(c) << err;
+  using Header = std::pair<std::string, std::string>;
+  EXPECT_EQ(*c->provider("anthropic")->nextAuth(), Header("x-api-key", "sk-ant"));
+  EXPECT_EQ(*c->provider("gemini")->nextAuth(), Header("x-goog-api-key", "AIza"));
+  const ProviderRoute* vr = c->provider("vertex");
+  EXPECT_EQ(vr->nextAuth(), nullptr);
+  ASSERT_TRUE(vr->tokenSource);
+  EXPECT_EQ(vr->url.basePath, "/v1/projects/proj/locations/us-east5");
+
+  // A Vertex provider without a project, or with a key that is not a service account, is NACKed.
+  v->mutable_options()->clear_vertex_project();
+  EXPECT_FALSE(compileSnapshot(s, &err));
+  v->mutable_options()->set_vertex_project("proj");
+  v->mutable_keys(0)->set_value("not json");
+  EXPECT_FALSE(compileSnapshot(s, &err));
+  EXPECT_NE(err.find("vertex"), std::string::npos) << err;
 }
 
 TEST(CompileSnapshot, KeysGetTheirLimitsPerProvider) {

@@ -241,16 +241,16 @@ TEST(AnthropicUpstreamError, StatusesAndTypes) {
 }
 
 TEST(AnthropicRequestToOpenAI, SystemBlocksToolChoiceAndDroppedFields) {
-  json out;
-  auto err = anthropicRequestToOpenAI(json::parse(R"({
+  nlohmann::ordered_json out;
+  auto err = anthropicRequestToOpenAI(nlohmann::ordered_json::parse(R"({
       "model":"m","max_tokens":10,"top_k":3,"thinking":{"type":"enabled","budget_tokens":2048},
       "system":[{"type":"text","text":"A"},{"type":"text","text":"B"}],
       "tools":[{"name":"t","input_schema":{"type":"object"}}],"tool_choice":{"type":"tool","name":"t"},
       "messages":[{"role":"user","content":"hi"}],"stream":true})"),
                                       out);
   ASSERT_FALSE(err) << err->message;
-  EXPECT_EQ(out["messages"][0], json({{"role", "system"}, {"content", "A\nB"}}));
-  EXPECT_EQ(out["tool_choice"], json::parse(R"({"type":"function","function":{"name":"t"}})"));
+  EXPECT_EQ(json(out["messages"][0]), json({{"role", "system"}, {"content", "A\nB"}}));
+  EXPECT_EQ(json(out["tool_choice"]), json::parse(R"({"type":"function","function":{"name":"t"}})"));
   EXPECT_EQ(out["stream"], true);
   EXPECT_EQ(out["model"], "m");
   EXPECT_FALSE(out.contains("top_k"));
@@ -266,8 +266,8 @@ TEST(AnthropicRequestToOpenAI, InvalidInputIs400) {
         R"({"max_tokens":1,"messages":[{"role":"user","content":[{"type":"tool_result"}]}]})",
         R"({"max_tokens":1,"messages":[],"system":5})",
         R"({"max_tokens":1,"messages":[],"tool_choice":{"type":"x"}})"}) {
-    json out;
-    auto err = anthropicRequestToOpenAI(json::parse(body), out);
+    nlohmann::ordered_json out;
+    auto err = anthropicRequestToOpenAI(nlohmann::ordered_json::parse(body), out);
     ASSERT_TRUE(err) << body;
     EXPECT_EQ(err->status, 400) << body;
   }

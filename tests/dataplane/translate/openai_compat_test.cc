@@ -2,7 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "dataplane/translate/translator.h"
+#include "dataplane/translate/openai_compat.h"
 
 namespace finops::dp {
 namespace {
@@ -10,7 +10,7 @@ namespace {
 using nlohmann::json;
 
 std::unique_ptr<Translator> chat(const std::string& clientModel = "openai/gpt-4o-mini") {
-  return makeTranslator(Endpoint::kChatCompletions, finops::v1::PROVIDER_TYPE_OPENAI_COMPATIBLE,
+  return makeOpenAICompat(Endpoint::kChatCompletions,
                         clientModel);
 }
 
@@ -37,11 +37,11 @@ TEST(OpenAICompat, EndpointPaths) {
   UpstreamCall call;
   std::string text = R"({"model":"x/y","input":"a"})";
   auto scan = json_scan::scan(text);
-  makeTranslator(Endpoint::kEmbeddings, finops::v1::PROVIDER_TYPE_OPENAI_COMPATIBLE, "x/y")
+  makeOpenAICompat(Endpoint::kEmbeddings, "x/y")
       ->buildRequest(ClientRequest{text, scan}, "y\"q", call);
   EXPECT_EQ(call.path, "/embeddings");
   EXPECT_EQ(call.body, R"({"model":"y\"q","input":"a"})");
-  makeTranslator(Endpoint::kCompletions, finops::v1::PROVIDER_TYPE_OPENAI_COMPATIBLE, "x/y")
+  makeOpenAICompat(Endpoint::kCompletions, "x/y")
       ->buildRequest(ClientRequest{text, scan}, "y", call);
   EXPECT_EQ(call.path, "/completions");
 }
