@@ -15,6 +15,13 @@ struct ProxyRequest {
   bool pathStream = false;  // Gemini: :streamGenerateContent
 };
 
+// (A function, not a braced initialiser: GCC 12 miscompiles those inside coroutines.)
+inline ProxyRequest proxyRequest(Endpoint e) {
+  ProxyRequest pr;
+  pr.endpoint = e;
+  return pr;
+}
+
 // Relays one generation request through the translator for its (endpoint, provider) pair,
 // governed by the caller's virtual key. Errors are rendered in ex.dialect.
 net::awaitable<void> handleProxy(Exchange& ex, ProxyRequest pr);

@@ -243,12 +243,12 @@ net::awaitable<void> dispatch(Exchange& ex, ConfigStore& store) {
     }
   }
   switch (r.route) {
-    case Route::kChat: co_await handleProxy(ex, ProxyRequest{Endpoint::kChatCompletions}); break;
-    case Route::kCompletions: co_await handleProxy(ex, ProxyRequest{Endpoint::kCompletions}); break;
-    case Route::kEmbeddings: co_await handleProxy(ex, ProxyRequest{Endpoint::kEmbeddings}); break;
-    case Route::kAnthropicMessages: co_await handleProxy(ex, ProxyRequest{Endpoint::kMessages}); break;
+    case Route::kChat: co_await handleProxy(ex, proxyRequest(Endpoint::kChatCompletions)); break;
+    case Route::kCompletions: co_await handleProxy(ex, proxyRequest(Endpoint::kCompletions)); break;
+    case Route::kEmbeddings: co_await handleProxy(ex, proxyRequest(Endpoint::kEmbeddings)); break;
+    case Route::kAnthropicMessages: co_await handleProxy(ex, proxyRequest(Endpoint::kMessages)); break;
     case Route::kAnthropicCountTokens:
-      co_await handleProxy(ex, ProxyRequest{Endpoint::kCountTokens});
+      co_await handleProxy(ex, proxyRequest(Endpoint::kCountTokens));
       break;
     case Route::kGenai: co_await handleGenai(ex, r.rest); break;
     case Route::kModels: co_await handleListModels(ex); break;
