@@ -120,6 +120,9 @@ class Accounting {
 
   Quota::Ticket ticket;
   const Translator* translator = nullptr;
+  // Native providers under another name ("claude" of type anthropic) are priced as the
+  // type's built-in table lists them when their own name has no price.
+  std::string_view fallbackPriceProvider;
   unsigned upstreamStatus = 0;  // 0: no response head
   bool upstreamMayHaveWorked = false;  // request sent; the upstream may have spent tokens
   std::string outcome = "ok";
@@ -143,6 +146,8 @@ class Accounting {
       u.completionTokens = std::max<int64_t>(chunks, ex_.streamed ? 0 : static_cast<int64_t>(responseBytes / 4));
     }
     const Price* price = ex_.config->prices.find(provider_, upstreamModel_);
+    if (!price && !fallbackPriceProvider.empty() && fallbackPriceProvider != provider_)
+      price = ex_.config->prices.find(fallbackPriceProvider, upstreamModel_);
     int64_t cost = price ? costNano(*price, u) : 0;
     if (!price && (u.promptTokens || u.completionTokens)) {
       ex_.gov->unpricedRequests.fetch_add(1, std::memory_order_relaxed);
@@ -305,6 +310,12 @@ net::awaitable<void> handleProxy(Exchange& ex, ProxyRequest pr) {
   // with no call to the control plane.
   Accounting acct(ex, route->name, upstreamModel);
   acct.translator = translator.get();
+  switch (route->type) {
+    case finops::v1::PROVIDER_TYPE_ANTHROPIC: acct.fallbackPriceProvider = "anthropic"; break;
+    case finops::v1::PROVIDER_TYPE_GEMINI: acct.fallbackPriceProvider = "gemini"; break;
+    case finops::v1::PROVIDER_TYPE_VERTEX: acct.fallbackPriceProvider = "vertex"; break;
+    default: break;
+  }
   // Counting tokens generates nothing: it is neither limited nor charged.
   if (ex.gov && endpoint != Endpoint::kCountTokens) {
     if (ex.gov->reporter && !ex.gov->reporter->hasRoom()) {
