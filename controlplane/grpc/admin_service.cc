@@ -257,7 +257,14 @@ AdminServiceImpl::Reactor* AdminServiceImpl::UpdateProvider(Ctx* ctx,
     if (req->has_list_upstream_models()) patch.listUpstreamModels = req->list_upstream_models();
     if (req->has_default_max_tokens()) patch.defaultMaxTokens = req->default_max_tokens();
     if (req->has_vertex_project()) patch.vertexProject = req->vertex_project();
-    if (req->has_vertex_location()) patch.vertexLocation = req->vertex_location();
+    if (req->has_vertex_location()) {
+      patch.vertexLocation = req->vertex_location();
+      // The default Vertex host follows the location.
+      ProviderRow cur = store_.getProvider(req->name());
+      if (!req->has_base_url() && cur.type == "vertex" &&
+          cur.baseUrl == defaultBaseUrl("vertex", cur.name, cur.options.vertexLocation))
+        patch.baseUrl = defaultBaseUrl("vertex", cur.name, req->vertex_location());
+    }
     if (req->has_token_url()) patch.tokenUrl = req->token_url();
     toInfo(store_.updateProvider(req->name(), patch), resp);
   });

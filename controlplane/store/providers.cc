@@ -52,6 +52,9 @@ void validateServiceAccount(const std::string& k) {
 }
 
 void validateKeys(const std::string& type, const std::vector<std::string>& keys) {
+  if (type == "vertex" && keys.size() != 1)
+    throw StoreError(Code::kInvalidArgument,
+                     "a Vertex AI provider needs exactly one service-account key");
   for (const auto& k : keys) {
     if (type == "vertex") {
       validateServiceAccount(k);

@@ -44,6 +44,7 @@ net::awaitable<void> fetchModels(upstream::Pool& pool, std::shared_ptr<const Con
   // Gemini pages its list (50 by default).
   std::string path = route->url.basePath + "/models";
   if (route->type == finops::v1::PROVIDER_TYPE_GEMINI) path += "?pageSize=1000";
+  if (route->type == finops::v1::PROVIDER_TYPE_ANTHROPIC) path += "?limit=1000";
   http::request<http::string_body> req{http::verb::get, path, 11};
   req.set(http::field::host, route->url.hostHeader());
   req.set(http::field::accept, "application/json");

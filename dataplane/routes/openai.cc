@@ -276,6 +276,20 @@ net::awaitable<void> handleProxy(Exchange& ex, ProxyRequest pr) {
   }
 
   Target target = targetFor(route->type, upstreamModel, route->defaultMaxTokens);
+  // Native providers put the model in the URL path: only a plain model id may get there
+  // (no '/', '?', '%', ':' or spaces that would reach another endpoint with our key).
+  if (target.wire != Wire::kOpenAI || target.vertex) {
+    bool plain = !upstreamModel.empty() && upstreamModel.size() <= 256;
+    for (char c : upstreamModel)
+      if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-' || c == '@'))
+        plain = false;
+    if (!plain) {
+      co_await sendError(ex, badRequest("model '" + model + "' is not a valid " + route->name +
+                                            " model id (letters, digits, '.', '_', '-', '@')",
+                                        "model", "invalid_value"));
+      co_return;
+    }
+  }
   auto translator = makeTranslator(endpoint, target, model);
   if (!translator) {
     co_await sendError(ex, apiError(400, "invalid_request_error", "unsupported_endpoint",
@@ -464,8 +478,8 @@ net::awaitable<void> handleProxy(Exchange& ex, ProxyRequest pr) {
       conn->close();
       conn.reset();
       ex.keepAlive = false;
-    } else {
-      translator->onStreamEnd(out);
+    } else if (!translator->onStreamEnd(out)) {
+      acct.outcome = "upstream_failed";  // cut short or ended by an error event
     }
     ex.stream.expires_after(std::chrono::seconds(30));
     if (!out.empty())
@@ -510,6 +524,11 @@ net::awaitable<void> handleProxy(Exchange& ex, ProxyRequest pr) {
                                            : head[http::field::content_type]);
   } else {
     ApiError e = translator->upstreamError(static_cast<int>(status), upstreamBody);
+    // A native client of its own provider sees the provider's status (the Anthropic SDK
+    // picks OverloadedError from 529).
+    if ((ex.dialect == Dialect::kAnthropic && target.wire == Wire::kAnthropic) ||
+        (ex.dialect == Dialect::kGemini && target.wire == Wire::kGemini))
+      e.status = static_cast<int>(status);
     res.result(static_cast<unsigned>(e.status));
     res.body() = renderError(ex.dialect, e);
     res.set(http::field::content_type, "application/json");

@@ -79,7 +79,8 @@ std::string makeJwtAssertion(const ServiceAccount& sa, std::string_view audience
                  {"aud", audience},
                  {"iat", nowSeconds},
                  {"exp", nowSeconds + kLifetimeSeconds}};
-  std::string signingInput = base64Url(header.dump()) + "." + base64Url(claims.dump());
+  auto dump = [](const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); };
+  std::string signingInput = base64Url(dump(header)) + "." + base64Url(dump(claims));
   std::string sig = signRs256(sa.privateKeyPem, signingInput, error);
   if (sig.empty()) return "";
   return signingInput + "." + base64Url(sig);
@@ -136,12 +137,23 @@ net::awaitable<std::optional<std::string>> TokenSource::token(Pool& pool, std::s
       }
     }
     if (mine) {
-      bool ok = co_await fetch(pool, error);
+      bool ok = false;
+      try {
+        ok = co_await fetch(pool, error);
+      } catch (const std::exception& e) {
+        error = std::string("token exchange failed: ") + e.what();
+      }
       std::lock_guard lock(mu_);
       refreshing_ = false;
       if (ok) co_return token_;
-      // A failed refresh while the old token is still valid: keep using it.
-      if (!token_.empty() && std::chrono::steady_clock::now() < expiry_) co_return token_;
+      auto now = std::chrono::steady_clock::now();
+      if (!token_.empty() && now < expiry_) {
+        // A failed refresh while the old token is still valid: keep using it, and try
+        // again later rather than on every request.
+        refreshAt_ = now + std::min<std::chrono::steady_clock::duration>(
+                               std::chrono::seconds(30), (expiry_ - now) / 2);
+        co_return token_;
+      }
       co_return std::nullopt;
     }
     // Another request is fetching the first token: wait for it (up to ~30 s).
@@ -203,8 +215,11 @@ net::awaitable<bool> TokenSource::fetch(Pool& pool, std::string& error) {
   else conn->close();
   auto j = json::parse(body, nullptr, false);
   if (status != 200 || !j.is_object() || !j.contains("access_token") || !j["access_token"].is_string()) {
-    std::string why = j.is_object() ? j.value("error_description", j.value("error", std::string()))
-                                    : body.substr(0, 300);
+    std::string why;
+    for (const char* k : {"error_description", "error"})
+      if (why.empty() && j.is_object() && j.contains(k))
+        why = j[k].is_string() ? j[k].get<std::string>() : j[k].dump(-1, ' ', false, json::error_handler_t::replace);
+    if (why.empty() && !j.is_object()) why = body.substr(0, 300);
     error = "the token endpoint " + tokenUrl_ + " refused the service account (HTTP " +
             std::to_string(status) + (why.empty() ? "" : ": " + why) + ")";
     co_return false;

@@ -882,3 +882,34 @@ scenario(
     log(`gemini: ${JSON.stringify(total)}`);
   },
 );
+
+// A native provider puts the model id in the URL path: ids that would reach another endpoint
+// with the gateway's own key are refused before any upstream call.
+scenario('model ids that would escape the upstream URL path are refused (400), nothing sent', { label: 'path-inject', gemini: true, anthropic: true }, async (ctx) => {
+  const bad = ['gemini/../../cachedContents', 'gemini/x?alt=json', 'gemini/a:countTokens', 'gemini/a b', 'gemini/a%2Fb'];
+  for (const model of bad) {
+    const err = await ctx.openai().chat.completions.create({ model, messages: [{ role: 'user', content: 'hi' }] }).then(() => null, (e) => e);
+    assert.ok(err, `${model} was accepted`);
+    assert.equal(err.status, 400, `${model}: ${err.message}`);
+    assert.equal(err.code, 'invalid_value', model);
+  }
+  // The same through /genai, where the model comes from the URL (percent-decoded).
+  for (const raw of ['gemini%2F..%2F..%2Ffiles', 'gemini%2Fa%3Fx%3D1']) {
+    const r = await fetch(`${ctx.dp.url}/genai/v1beta/models/${raw}:generateContent`, {
+      method: 'POST', headers: { 'content-type': 'application/json', 'x-goog-api-key': ctx.vk },
+      body: JSON.stringify({ contents: [{ role: 'user', parts: [{ text: 'hi' }] }] }),
+    });
+    assert.equal(r.status, 400, raw);
+    const j = await r.json();
+    assert.equal(j.error.status, 'INVALID_ARGUMENT', JSON.stringify(j));
+  }
+  const anth = await fetch(`${ctx.dp.url}/anthropic/v1/messages`, {
+    method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': ctx.vk, 'anthropic-version': '2023-06-01' },
+    body: JSON.stringify({ model: 'anthropic/../models', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] }),
+  });
+  // Anthropic takes the model in the body, so its path cannot be reached; the id is still refused.
+  assert.equal(anth.status, 400);
+  assert.equal((await anth.json()).type, 'error');
+  assert.equal(ctx.mockG.requests.length, 0, 'nothing reached the Gemini mock');
+  assert.equal(ctx.mockA.requests.length, 0, 'nothing reached the Anthropic mock');
+});
