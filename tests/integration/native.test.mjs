@@ -913,3 +913,58 @@ scenario('model ids that would escape the upstream URL path are refused (400), n
   assert.equal(ctx.mockG.requests.length, 0, 'nothing reached the Gemini mock');
   assert.equal(ctx.mockA.requests.length, 0, 'nothing reached the Anthropic mock');
 });
+
+// Native clients to the other native provider: Anthropic SDK -> Gemini and @google/genai ->
+// Anthropic, through OpenAI chat in the middle; count_tokens to Gemini via :countTokens.
+scenario('cross-native: anthropic sdk 1.x -> gemini/, genai 3.x -> anthropic/ (create, stream, count_tokens)', { label: 'cross', gemini: true, anthropic: true }, async (ctx) => {
+  const anth = ctx.anthropicSdk(Anthropic1);
+  const gcalls = () => ctx.mockG.requests.filter((r) => /:(stream)?[gG]enerateContent$/.test(r.path));
+  const msg = await anth.messages.create({ model: 'gemini/gemini-2.5-flash', max_tokens: 64, system: 'Be brief.', messages: [{ role: 'user', content: 'Hello Gemini' }] });
+  let rec = gcalls().at(-1);
+  assert.equal(rec.status, 200);
+  assert.equal(rec.headers['x-goog-api-key'], PROVIDER_KEYS.gemini);
+  assert.match(rec.path, /\/models\/gemini-2\.5-flash:generateContent$/);
+  assert.deepEqual(rec.body.systemInstruction.parts.map((p) => p.text), ['Be brief.']);
+  assert.equal(rec.body.generationConfig.maxOutputTokens, 64);
+  assert.equal(msg.model, 'gemini/gemini-2.5-flash');
+  assert.equal(msg.content[0].text, 'mock reply to: Hello Gemini');
+  assert.equal(msg.stop_reason, 'end_turn');
+  assert.ok(msg.usage.input_tokens > 0 && msg.usage.output_tokens > 0, JSON.stringify(msg.usage));
+
+  let text = '';
+  const s = anth.messages.stream({ model: 'gemini/gemini-2.5-flash', max_tokens: 64, messages: [{ role: 'user', content: 'Stream Gemini' }] });
+  s.on('text', (t) => (text += t));
+  const fm = await s.finalMessage();
+  rec = gcalls().at(-1);
+  assert.match(rec.path, /:streamGenerateContent$/);
+  assert.equal(text, 'mock reply to: Stream Gemini');
+  assert.equal(fm.stop_reason, 'end_turn');
+  assert.ok(fm.usage.output_tokens > 0);
+
+  const count = await anth.messages.countTokens({ model: 'gemini/gemini-2.5-flash', messages: [{ role: 'user', content: 'Count these words please' }] });
+  const crec = ctx.mockG.requests.at(-1);
+  assert.match(crec.path, /\/models\/gemini-2\.5-flash:countTokens$/);
+  assert.ok(Number.isInteger(count.input_tokens) && count.input_tokens > 0, JSON.stringify(count));
+
+  // @google/genai 3.x to Anthropic.
+  const ai = ctx.genai(GenAI3);
+  const acalls = () => ctx.mockA.requests.filter((r) => /\/messages$/.test(r.path));
+  const res = await ai.models.generateContent({ model: 'anthropic/claude-sonnet-4-5-20250929', contents: 'Hello Claude', config: { systemInstruction: 'Be brief.', maxOutputTokens: 70 } });
+  let arec = acalls().at(-1);
+  assert.equal(arec.status, 200);
+  assert.equal(arec.headers['x-api-key'], PROVIDER_KEYS.anthropic);
+  assert.equal(arec.body.model, 'claude-sonnet-4-5-20250929');
+  assert.equal(arec.body.max_tokens, 70);
+  assert.equal(res.text, 'mock reply to: Hello Claude');
+  assert.equal(res.candidates[0].finishReason, 'STOP');
+  assert.ok(res.usageMetadata.promptTokenCount > 0);
+
+  const stream = await ai.models.generateContentStream({ model: 'anthropic/claude-sonnet-4-5-20250929', contents: 'Stream Claude' });
+  const chunks = [];
+  for await (const c of stream) chunks.push(c);
+  arec = acalls().at(-1);
+  assert.equal(arec.body.stream, true);
+  assert.equal(arec.body.max_tokens, DEFAULT_MAX_TOKENS, 'the provider default fills max_tokens');
+  assert.equal(chunks.map((c) => c.text ?? '').join(''), 'mock reply to: Stream Claude');
+  assert.equal(chunks.filter((c) => c.candidates?.length).at(-1).candidates[0].finishReason, 'STOP');
+});
