@@ -66,12 +66,15 @@ std::shared_ptr<const ConfigSnapshot> compileSnapshot(const finops::v1::Snapshot
     route->listUpstreamModels = p.list_upstream_models();
     switch (p.type()) {
       case finops::v1::PROVIDER_TYPE_ANTHROPIC:
+        route->priceFallback = "anthropic";
         for (const auto& k : p.keys()) route->authHeaders.emplace_back("x-api-key", k.value());
         break;
       case finops::v1::PROVIDER_TYPE_GEMINI:
+        route->priceFallback = "gemini";
         for (const auto& k : p.keys()) route->authHeaders.emplace_back("x-goog-api-key", k.value());
         break;
       case finops::v1::PROVIDER_TYPE_VERTEX: {
+        route->priceFallback = "vertex";
         const auto& o = p.options();
         if (o.vertex_project().empty() || o.vertex_location().empty() || p.keys().empty()) {
           *error = "provider '" + p.name() + "': Vertex AI needs a project, a location and a service-account key";

@@ -40,6 +40,9 @@ struct ProviderRoute {
   std::vector<std::string> models;
   bool listUpstreamModels = false;
   int64_t defaultMaxTokens = 0;  // Anthropic: 0 = 4096
+  // Native types are also priced under their type's name ("anthropic" for a provider
+  // "claude" of type anthropic); empty for OpenAI-compatible providers.
+  std::string priceFallback;
   // Vertex AI: access tokens for the service account (url.basePath already ends in
   // /v1/projects/{p}/locations/{l}).
   std::shared_ptr<upstream::TokenSource> tokenSource;

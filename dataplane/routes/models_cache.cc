@@ -60,18 +60,8 @@ net::awaitable<void> fetchModels(upstream::Pool& pool, std::shared_ptr<const Con
   co_await pool.exchange(*route, req, conn, parser, ec, kFetchTimeout);
   unsigned status = ec ? 0 : parser->get().result_int();
   if (!ec) {
-    std::array<char, 16384> buf;
-    for (;;) {
-      size_t n = co_await pool.readSome(*conn, *parser, buf.data(), buf.size(), ec, kFetchTimeout);
-      if (ec || n == 0) break;
-      body.append(buf.data(), n);
-      if (body.size() > 16 * 1024 * 1024) {
-        ec = http::error::body_limit;
-        break;
-      }
-    }
-    if (!ec && parser->get().keep_alive()) pool.release(std::move(conn));
-    else if (conn) conn->close();
+    co_await pool.readBody(*conn, *parser, body, 16 * 1024 * 1024, ec, kFetchTimeout);
+    pool.done(std::move(conn), *parser, ec);
   }
   {
     std::lock_guard lock(gMu);

@@ -324,12 +324,7 @@ net::awaitable<void> handleProxy(Exchange& ex, ProxyRequest pr) {
   // with no call to the control plane.
   Accounting acct(ex, route->name, upstreamModel);
   acct.translator = translator.get();
-  switch (route->type) {
-    case finops::v1::PROVIDER_TYPE_ANTHROPIC: acct.fallbackPriceProvider = "anthropic"; break;
-    case finops::v1::PROVIDER_TYPE_GEMINI: acct.fallbackPriceProvider = "gemini"; break;
-    case finops::v1::PROVIDER_TYPE_VERTEX: acct.fallbackPriceProvider = "vertex"; break;
-    default: break;
-  }
+  acct.fallbackPriceProvider = route->priceFallback;
   // Counting tokens generates nothing: it is neither limited nor charged.
   if (ex.gov && endpoint != Endpoint::kCountTokens) {
     if (ex.gov->reporter && !ex.gov->reporter->hasRoom()) {
@@ -494,26 +489,15 @@ net::awaitable<void> handleProxy(Exchange& ex, ProxyRequest pr) {
 
   // ---- non-streamed: read the whole (bounded) body, translate, send.
   std::string upstreamBody;
-  std::array<char, 16384> buf;
   constexpr size_t kMaxUpstreamBody = 256u * 1024 * 1024;
-  for (;;) {
-    size_t n = co_await ex.pool.readSome(*conn, *parser, buf.data(), buf.size(), ec);
-    if (ec || n == 0) break;
-    upstreamBody.append(buf.data(), n);
-    if (upstreamBody.size() > kMaxUpstreamBody) {
-      ec = http::error::body_limit;
-      break;
-    }
-  }
+  co_await ex.pool.readBody(*conn, *parser, upstreamBody, kMaxUpstreamBody, ec);
   acct.responseBytes = upstreamBody.size();
+  ex.pool.done(std::move(conn), *parser, ec);
   if (ec) {
     acct.outcome = ec == beast::error::timeout ? "timeout" : "upstream_failed";
-    conn->close();
     co_await sendError(ex, upstreamFailure(ec, *route));
     co_return;
   }
-  if (upstreamKeepAlive) ex.pool.release(std::move(conn));
-  else conn->close();
 
   http::response<http::string_body> res;
   res.result(status);

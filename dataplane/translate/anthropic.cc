@@ -52,6 +52,7 @@
 // into "tool_calls". Vertex: ":rawPredict" / ":streamRawPredict", no "model",
 // "anthropic_version":"vertex-2023-10-16".
 #include "dataplane/translate/anthropic.h"
+#include "dataplane/translate/json_util.h"
 
 #include <algorithm>
 #include <ctime>
@@ -81,10 +82,6 @@ std::string randomId(size_t chars) {
 ApiError badRequest(std::string message, std::string param) {
   return apiError(400, "invalid_request_error", "", std::move(message), std::move(param));
 }
-ApiError badType(const std::string& param, const char* expected) {
-  return apiError(400, "invalid_request_error", "invalid_type",
-                  "Invalid type for '" + param + "': expected " + expected + ".", param);
-}
 ApiError missing(const std::string& param) {
   return apiError(400, "invalid_request_error", "", "Missing required parameter: '" + param + "'.",
                   param);
@@ -95,12 +92,6 @@ ApiError unsupported(const std::string& what, const std::string& param) {
 }
 
 // A member that is present and not null.
-const ojson* member(const ojson& o, const char* key) {
-  auto it = o.find(key);
-  if (it == o.end() || it->is_null()) return nullptr;
-  return &*it;
-}
-
 int64_t intOr(const json& o, const char* key, int64_t fallback) {
   auto it = o.find(key);
   if (it == o.end() || !it->is_number()) return fallback;

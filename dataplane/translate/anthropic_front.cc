@@ -35,6 +35,7 @@
 #include <random>
 
 #include "dataplane/translate/anthropic.h"
+#include "dataplane/translate/json_util.h"
 
 namespace finops::dp {
 namespace {
@@ -60,12 +61,6 @@ std::string randomId(size_t chars) {
 // Anthropic's own validation messages look like "max_tokens: Field required".
 ApiError invalid(const std::string& param, const std::string& what) {
   return apiError(400, "invalid_request_error", "", param + ": " + what, param);
-}
-
-const json* member(const json& o, const char* key) {
-  auto it = o.find(key);
-  if (it == o.end() || it->is_null()) return nullptr;
-  return &*it;
 }
 
 void appendEvent(std::string& out, std::string_view name, std::string_view data) {

@@ -158,10 +158,6 @@ ApiError openAIUpstreamError(int status, std::string_view body) {
   return e;
 }
 
-std::string normalizeUpstreamError(int status, std::string_view body) {
-  return errorBody(openAIUpstreamError(status, body));
-}
-
 ApiError Translator::upstreamError(int status, std::string_view body) {
   return openAIUpstreamError(status, body);
 }

@@ -88,6 +88,7 @@
 // stream_options.include_usage, then [DONE]. {"error":{...}} -> an OpenAI error event and
 // nothing more. A stream that ends without a finishReason ends with an error event.
 #include "dataplane/translate/gemini.h"
+#include "dataplane/translate/json_util.h"
 
 #include <algorithm>
 #include <cctype>
@@ -109,21 +110,9 @@ std::string dump(const J& j) {
 }
 
 // The member `k` of object `o` when present and not null.
-const json* member(const json& o, std::string_view k) {
-  if (!o.is_object()) return nullptr;
-  auto it = o.find(k);
-  if (it == o.end() || it->is_null()) return nullptr;
-  return &*it;
-}
-
 ApiError badRequest(std::string message, std::string param, std::string code = "invalid_value") {
   return apiError(400, "invalid_request_error", std::move(code), std::move(message),
                   std::move(param));
-}
-
-ApiError badType(const std::string& param, const char* expected) {
-  return badRequest("Invalid type for '" + param + "': expected " + expected + ".", param,
-                    "invalid_type");
 }
 
 std::string lower(std::string_view s) {

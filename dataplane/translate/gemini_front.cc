@@ -67,6 +67,7 @@
 #include <cctype>
 
 #include "dataplane/translate/gemini.h"
+#include "dataplane/translate/json_util.h"
 
 namespace finops::dp {
 namespace {
@@ -79,20 +80,9 @@ std::string dump(const J& j) {
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
-const json* member(const json& o, std::string_view k) {
-  if (!o.is_object()) return nullptr;
-  auto it = o.find(k);
-  if (it == o.end() || it->is_null()) return nullptr;
-  return &*it;
-}
-
 ApiError badRequest(std::string message, std::string param) {
   return apiError(400, "invalid_request_error", "invalid_argument", std::move(message),
                   std::move(param));
-}
-
-ApiError badType(const std::string& param, const char* expected) {
-  return badRequest("Invalid value at '" + param + "': expected " + expected + ".", param);
 }
 
 std::string lower(std::string_view s) {

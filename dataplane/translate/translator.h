@@ -160,7 +160,4 @@ ApiError apiErrorFromOpenAI(const nlohmann::json& error);
 // A non-2xx body from an OpenAI-compatible upstream -> ApiError (status kept).
 ApiError openAIUpstreamError(int status, std::string_view body);
 
-// Kept for callers that want the OpenAI body directly.
-std::string normalizeUpstreamError(int status, std::string_view body);
-
 }  // namespace finops::dp

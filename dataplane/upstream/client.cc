@@ -146,4 +146,25 @@ net::awaitable<size_t> Pool::readSome(Connection& conn, Parser& parser, char* bu
   co_return 0;
 }
 
+net::awaitable<void> Pool::readBody(Connection& conn, Parser& parser, std::string& out,
+                                    size_t maxBytes, beast::error_code& ec,
+                                    std::optional<std::chrono::milliseconds> readTimeout) {
+  std::array<char, 16384> buf;
+  for (;;) {
+    size_t n = co_await readSome(conn, parser, buf.data(), buf.size(), ec, readTimeout);
+    if (ec || n == 0) co_return;
+    out.append(buf.data(), n);
+    if (out.size() > maxBytes) {
+      ec = http::error::body_limit;
+      co_return;
+    }
+  }
+}
+
+void Pool::done(std::unique_ptr<Connection> conn, const Parser& parser, const beast::error_code& ec) {
+  if (!conn) return;
+  if (!ec && parser.is_done() && parser.get().keep_alive()) release(std::move(conn));
+  else conn->close();
+}
+
 }  // namespace finops::dp::upstream

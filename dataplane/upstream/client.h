@@ -81,6 +81,15 @@ class Pool {
                                   beast::error_code& ec,
                                   std::optional<std::chrono::milliseconds> readTimeout = {});
 
+  // Reads the rest of the response body into `out`, up to `maxBytes` (more: body_limit).
+  net::awaitable<void> readBody(Connection& conn, Parser& parser, std::string& out,
+                                size_t maxBytes, beast::error_code& ec,
+                                std::optional<std::chrono::milliseconds> readTimeout = {});
+
+  // After a complete exchange: pools the connection when the response allowed it and
+  // nothing failed, else closes it.
+  void done(std::unique_ptr<Connection> conn, const Parser& parser, const beast::error_code& ec);
+
   // Returns a connection after a complete exchange that left it reusable.
   void release(std::unique_ptr<Connection> conn);
 

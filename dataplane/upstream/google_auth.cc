@@ -192,27 +192,13 @@ net::awaitable<bool> TokenSource::fetch(Pool& pool, std::string& error) {
   beast::error_code ec;
   co_await pool.exchange(endpoint_, req, conn, parser, ec, std::chrono::milliseconds(15000));
   std::string body;
-  if (!ec) {
-    std::array<char, 8192> buf;
-    for (;;) {
-      size_t n = co_await pool.readSome(*conn, *parser, buf.data(), buf.size(), ec,
-                                        std::chrono::milliseconds(15000));
-      if (ec || n == 0) break;
-      body.append(buf.data(), n);
-      if (body.size() > 1 << 20) {
-        ec = http::error::body_limit;
-        break;
-      }
-    }
-  }
+  if (!ec) co_await pool.readBody(*conn, *parser, body, 1 << 20, ec, std::chrono::milliseconds(15000));
+  if (conn) pool.done(std::move(conn), *parser, ec);
   if (ec) {
-    if (conn) conn->close();
     error = "token request to " + tokenUrl_ + " failed: " + ec.message();
     co_return false;
   }
   unsigned status = parser->get().result_int();
-  if (parser->get().keep_alive()) pool.release(std::move(conn));
-  else conn->close();
   auto j = json::parse(body, nullptr, false);
   if (status != 200 || !j.is_object() || !j.contains("access_token") || !j["access_token"].is_string()) {
     std::string why;

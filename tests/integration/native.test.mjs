@@ -968,3 +968,34 @@ scenario('cross-native: anthropic sdk 1.x -> gemini/, genai 3.x -> anthropic/ (c
   assert.equal(chunks.map((c) => c.text ?? '').join(''), 'mock reply to: Stream Claude');
   assert.equal(chunks.filter((c) => c.candidates?.length).at(-1).candidates[0].finishReason, 'STOP');
 });
+
+// finopsctl: a Vertex provider's default host follows its location; keys show the account only.
+test('finopsctl: vertex provider options, default host following the location, redacted key', { timeout: 30000 }, async () => {
+  if (!binariesPresent()) throw new Error(`FinOps binaries not found in ${BIN_DIR}`);
+  const env = new FinopsEnv('vx-cli');
+  try {
+    await env.startControlPlane();
+    const sa = makeServiceAccount('https://oauth2.googleapis.com/token', { projectId: 'p1' });
+    const saFile = path.join(env.dir, 'sa.json');
+    fs.writeFileSync(saFile, JSON.stringify(sa), { mode: 0o600 });
+    const add = await env.ctlOk(['providers', 'add', 'vertex', '--vertex-project', 'p1', '--vertex-location', 'us-east5', '--service-account-file', saFile, '-o', 'json']);
+    assert.equal(add.json.type, 'vertex');
+    assert.equal(add.json.base_url, 'https://us-east5-aiplatform.googleapis.com');
+    assert.deepEqual(add.json.options, { vertex_project: 'p1', vertex_location: 'us-east5' });
+    assert.equal(add.json.keys[0].redacted, `service-account ${sa.client_email}`);
+    assert.ok(!add.stdout.includes('PRIVATE KEY'), 'the private key is never printed');
+    const upd = await env.ctlOk(['providers', 'update', 'vertex', '--vertex-location', 'global', '-o', 'json']);
+    assert.equal(upd.json.base_url, 'https://aiplatform.googleapis.com');
+    assert.equal(upd.json.options.vertex_location, 'global');
+    // Missing pieces are usage errors (exit 2) before anything is sent.
+    const noSa = await env.ctl(['providers', 'add', 'vx2', '--type', 'vertex', '--vertex-project', 'p', '--vertex-location', 'l']);
+    assert.equal(noSa.code, 2, noSa.stderr);
+    const badType = await env.ctl(['providers', 'add', 'x', '--type', 'bedrock']);
+    assert.equal(badType.code, 2, badType.stderr);
+  } catch (err) {
+    env.dumpLogs('vertex cli');
+    throw err;
+  } finally {
+    await env.cleanup();
+  }
+});

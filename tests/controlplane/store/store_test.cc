@@ -119,6 +119,65 @@ TEST_F(StoreTest, ProviderValidationAndErrors) {
   EXPECT_TRUE(s.listProviders().empty());
 }
 
+TEST_F(StoreTest, NativeProviderTypesValidateTheirOptionsAndKeys) {
+  Store s(path_);
+  auto expectInvalid = [&](ProviderRow p, std::vector<std::string> keys, const char* what) {
+    try {
+      s.createProvider(p, keys);
+      ADD_FAILURE() << what << ": accepted";
+    } catch (const StoreError& e) {
+      EXPECT_EQ(e.code(), StoreError::Code::kInvalidArgument) << what;
+    }
+  };
+  const std::string sa = R"({"type":"service_account","client_email":"a@p.iam","private_key":"-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----\n"})";
+  ProviderRow v;
+  v.name = "vertex";
+  v.type = "vertex";
+  v.baseUrl = defaultBaseUrl("vertex", "vertex", "us-east5");
+  EXPECT_EQ(v.baseUrl, "https://us-east5-aiplatform.googleapis.com");
+  v.options.vertexProject = "proj";
+  v.options.vertexLocation = "us-east5";
+  expectInvalid(v, {}, "vertex without a key");
+  expectInvalid(v, {sa, sa}, "vertex with two keys");
+  expectInvalid(v, {"sk-not-json"}, "vertex key that is not a service account");
+  ProviderRow noProject = v;
+  noProject.options.vertexProject.clear();
+  expectInvalid(noProject, {sa}, "vertex without a project");
+  ProviderRow badLocation = v;
+  badLocation.options.vertexLocation = "us/east";
+  expectInvalid(badLocation, {sa}, "vertex location with a slash");
+  ProviderRow unknown = v;
+  unknown.type = "bedrock";
+  expectInvalid(unknown, {sa}, "unknown type");
+
+  auto created = s.createProvider(v, {sa});
+  EXPECT_EQ(created.options.vertexProject, "proj");
+  EXPECT_EQ(created.options.vertexLocation, "us-east5");
+  ProviderPatch clearKeys;
+  clearKeys.keys = std::vector<std::string>{};
+  EXPECT_THROW(s.updateProvider("vertex", clearKeys), StoreError);
+
+  ProviderRow a;
+  a.name = "claude";
+  a.type = "anthropic";
+  a.baseUrl = defaultBaseUrl("anthropic", "claude", "");
+  a.options.defaultMaxTokens = 8192;
+  s.createProvider(a, {"sk-ant"});
+  ProviderPatch mt;
+  mt.defaultMaxTokens = 1024;
+  EXPECT_EQ(s.updateProvider("claude", mt).options.defaultMaxTokens, 1024);
+  auto snap = buildSnapshot(s.loadState());
+  bool sawClaude = false;
+  for (const auto& p : snap.providers()) {
+    if (p.name() != "claude") continue;
+    sawClaude = true;
+    EXPECT_EQ(p.type(), finops::v1::PROVIDER_TYPE_ANTHROPIC);
+    EXPECT_EQ(p.base_url(), "https://api.anthropic.com/v1");
+    EXPECT_EQ(p.options().default_max_tokens(), 1024);
+  }
+  EXPECT_TRUE(sawClaude);
+}
+
 TEST_F(StoreTest, SnapshotCarriesHashesNotSecrets) {
   Store s(path_);
   ProviderRow p;

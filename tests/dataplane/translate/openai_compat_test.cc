@@ -91,6 +91,11 @@ TEST(OpenAICompat, TruncatedStreamEndsWithAnErrorEventAndNoDone) {
   EXPECT_EQ(out.find("[DONE]"), std::string::npos);
 }
 
+// What an OpenAI client receives for an upstream error body.
+std::string normalizeUpstreamError(int status, std::string_view body) {
+  return errorBody(openAIUpstreamError(status, body));
+}
+
 TEST(UpstreamErrors, KeepsOpenAIShapedErrors) {
   json e = json::parse(normalizeUpstreamError(
       429, R"({"error":{"message":"Rate limit reached","type":"requests","param":null,"code":"rate_limit_exceeded"}})"));
