@@ -30,7 +30,7 @@ build_pkgs=(
   libgtest-dev libgmock-dev googletest
   curl ca-certificates
 )
-test_pkgs=(wrk openssl)
+test_pkgs=(wrk openssl chromium clang libclang-rt-14-dev)
 
 is_installed() {
   [[ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null || true)" == "installed" ]]
