@@ -52,8 +52,13 @@ Commands:
   usage [--since 24h|7d|30d | --from T] [--to T] [--by key,team,customer,provider,model,day,hour]
               [--key K] [--team T] [--customer C] [--provider P] [--model M]
   apply -f FILE.yaml [--dry-run]           create or update what the file declares
-  settings get | set enforce_keys=true|false forward_headers=h1,h2
+  settings get | set enforce_keys=true|false
+              forward_headers|allowed_headers|allowed_origins|extra_headers=a,b|+a,b|-a|default
   dataplanes list
+  tokens create --name NAME --scope admin|keys:write|read   (prints the token once)
+  tokens list [--all] | revoke ID|NAME
+  audit [--since 1h|TIME] [--until 1h|TIME] [--caller TOKEN] [--method NAME] [--limit N]
+              [--before-id ID]
   version
 
 Windows: 1m 5m 1h 1d 1w 1M 1Q 1Y (N followed by m h d w M Q Y). Dollar amounts are plain
@@ -65,9 +70,17 @@ Global flags (anywhere on the line):
   -o, --output FMT    table (default), json or yaml
   --timeout SECONDS   deadline of each call (default 10)
   --config PATH       config file (default $XDG_CONFIG_HOME/finops/finopsctl.yaml)
+  --tls-ca FILE       TLS: PEM CA bundle that signed the control plane's certificate
+                      (env FINOPS_CA_FILE); an https://HOST:PORT address uses TLS with the
+                      system's roots
+  --tls-cert FILE     mutual TLS: PEM client certificate (env FINOPS_CERT_FILE)
+  --tls-key FILE      mutual TLS: its PEM private key (env FINOPS_KEY_FILE)
+  --tls-server-name NAME  name expected in the control plane's certificate
+                      (env FINOPS_TLS_SERVER_NAME; default: the address's host)
+  --allow-plaintext   send the admin token without TLS to a non-loopback address
 
 Exit codes: 0 ok, 1 error, 2 usage, 3 unauthenticated, 4 not found, 5 already exists,
-6 control plane unavailable.
+6 control plane unavailable, 7 permission denied (the token's scope does not allow the call).
 )";
 
 // Takes the global flags out of argv wherever they are.
@@ -85,6 +98,11 @@ std::vector<std::string> extractGlobals(int argc, char** argv, GlobalOptions& g)
     if (name == "--addr") g.addr = value();
     else if (name == "--token") g.token = value();
     else if (name == "--config") g.configPath = value();
+    else if (name == "--tls-ca") g.caFile = value();
+    else if (name == "--tls-cert") g.certFile = value();
+    else if (name == "--tls-key") g.keyFile = value();
+    else if (name == "--tls-server-name") g.tlsServerName = value();
+    else if (a == "--allow-plaintext") g.allowPlaintext = true;
     else if (a == "-o" || name == "--output") g.output = value();
     else if (a.starts_with("-o") && a.size() > 2 && !a.starts_with("--")) g.output = a.substr(2);
     else if (name == "--timeout") {
@@ -114,7 +132,7 @@ int runLogin(GlobalOptions g, const std::vector<std::string>& args) {
   auto ctx = client.context();
   finops::v1::WhoAmIResponse resp;
   client.check(client.stub().WhoAmI(ctx.get(), {}, &resp));
-  writeConfigFile(path, resolved.addr, resolved.token);
+  writeConfigFile(path, resolved.addr, resolved.token, &resolved);
   nlohmann::ordered_json j = {{"addr", resolved.addr}, {"config", path},
                               {"token_id", resp.token_id()}, {"scope", resp.scope()}};
   if (g.output == "table") std::cout << "logged in to " << resolved.addr << "; saved to " << path << "\n";
@@ -161,6 +179,8 @@ int run(int argc, char** argv) {
   if (group == "prices" || group == "price") return runPrices(g, rest);
   if (group == "usage") return runUsage(g, rest);
   if (group == "apply") return runApply(g, rest);
+  if (group == "tokens" || group == "token") return runTokens(g, rest);
+  if (group == "audit") return runAudit(g, rest);
   throw CliError(kExitUsage, "unknown command '" + group + "' (see finopsctl help)");
 }
 

@@ -1,3 +1,5 @@
+#include "cli/settings.h"
+
 #include <iostream>
 
 #include "cli/args.h"
@@ -5,27 +7,91 @@
 #include "cli/output.h"
 
 namespace finops::cli {
-namespace {
 
 namespace v1 = finops::v1;
 using nlohmann::ordered_json;
 
+namespace {
+
+constexpr const char* kSetUsage =
+    "usage: finopsctl settings set KEY=VALUE...\n"
+    "  enforce_keys=true|false\n"
+    "  forward_headers|allowed_headers|allowed_origins|extra_headers=a,b   (replace)\n"
+    "    =+a,b (add)  =-a (remove)  =default (restore the default)";
+
+ordered_json list(const google::protobuf::RepeatedPtrField<std::string>& items) {
+  ordered_json a = ordered_json::array();
+  for (const auto& i : items) a.push_back(i);
+  return a;
+}
+
 ordered_json toJson(const v1::SettingsInfo& s) {
-  ordered_json headers = ordered_json::array();
-  for (const auto& h : s.settings().forward_headers()) headers.push_back(h);
-  return {{"enforce_keys", s.settings().enforce_keys()},
-          {"forward_headers", headers},
+  const auto& st = s.settings();
+  return {{"enforce_keys", st.enforce_keys()},
+          {"forward_headers", list(st.forward_headers())},
+          {"allowed_headers", list(st.allowed_headers())},
+          {"allowed_origins", list(st.allowed_origins())},
+          {"extra_headers", list(st.extra_headers())},
           {"config_version", s.config_version()}};
 }
 
-const std::vector<Column> kColumns = {{"ENFORCE KEYS", "enforce_keys"},
-                                      {"FORWARD HEADERS", "forward_headers"},
-                                      {"CONFIG VERSION", "config_version"}};
+// Table output: one line per setting (the lists are too long for columns).
+void printSettings(const v1::SettingsInfo& s, const std::string& format) {
+  ordered_json j = toJson(s);
+  if (format != "table") {
+    print(j, format, {});
+    return;
+  }
+  ordered_json rows = ordered_json::array();
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    std::string value;
+    if (it->is_array()) {
+      for (const auto& e : *it) value += (value.empty() ? "" : ", ") + e.get<std::string>();
+      if (value.empty()) value = "-";
+    } else {
+      value = it->dump();
+    }
+    rows.push_back({{"setting", it.key()}, {"value", value}});
+  }
+  print(rows, format, {{"SETTING", "setting"}, {"VALUE", "value"}});
+}
 
 bool parseBool(const std::string& key, const std::string& v) {
-  if (v == "true" || v == "on" || v == "1" || v == "yes") return true;
+  if (v == "true" || v == "on" || v == "1" || v == "yes" || v == "default") return true;
   if (v == "false" || v == "off" || v == "0" || v == "no") return false;
   throw CliError(kExitUsage, key + " must be true or false, not '" + v + "'");
+}
+
+std::vector<std::string> current(const v1::Settings& s, const std::string& key) {
+  const auto& f = key == "forward_headers"   ? s.forward_headers()
+                  : key == "allowed_headers" ? s.allowed_headers()
+                  : key == "allowed_origins" ? s.allowed_origins()
+                                             : s.extra_headers();
+  return {f.begin(), f.end()};
+}
+
+void setList(v1::UpdateSettingsRequest& req, const std::string& key,
+             const std::vector<std::string>& items) {
+  google::protobuf::RepeatedPtrField<std::string>* f;
+  if (key == "forward_headers") {
+    req.set_replace_forward_headers(true);
+    f = req.mutable_forward_headers();
+  } else if (key == "allowed_headers") {
+    req.set_replace_allowed_headers(true);
+    f = req.mutable_allowed_headers();
+  } else if (key == "allowed_origins") {
+    req.set_replace_allowed_origins(true);
+    f = req.mutable_allowed_origins();
+  } else {
+    req.set_replace_extra_headers(true);
+    f = req.mutable_extra_headers();
+  }
+  f->Clear();
+  for (const auto& i : items) f->Add()->assign(i);
+}
+
+bool isEdit(const std::string& value) {
+  return !value.empty() && (value.front() == '+' || value.front() == '-');
 }
 
 }  // namespace
@@ -41,33 +107,59 @@ int runSettings(const GlobalOptions& g, const std::vector<std::string>& argv) {
     auto ctx = client.context();
     v1::SettingsInfo resp;
     client.check(client.stub().GetSettings(ctx.get(), {}, &resp));
-    print(toJson(resp), g.output, kColumns);
+    printSettings(resp, g.output);
     return kExitOk;
   }
   if (cmd == "set") {
     Args a(rest, {}, {});
-    if (a.positional().empty())
-      throw CliError(kExitUsage,
-                     "usage: finopsctl settings set enforce_keys=true|false forward_headers=a,b");
-    v1::UpdateSettingsRequest req;
+    if (a.positional().empty()) throw CliError(kExitUsage, kSetUsage);
+    // Check every KEY=VALUE before calling anything.
+    std::vector<std::pair<std::string, std::string>> edits;
+    bool needCurrent = false;
     for (const auto& kv : a.positional()) {
       auto eq = kv.find('=');
-      if (eq == std::string::npos) throw CliError(kExitUsage, "expected KEY=VALUE, got '" + kv + "'");
+      if (eq == std::string::npos)
+        throw CliError(kExitUsage, "expected KEY=VALUE, got '" + kv + "'\n" + kSetUsage);
       std::string key = kv.substr(0, eq), value = kv.substr(eq + 1);
-      if (key == "enforce_keys") {
-        req.set_enforce_keys(parseBool(key, value));
-      } else if (key == "forward_headers") {
-        req.set_replace_forward_headers(true);
-        for (const auto& h : splitList(value)) req.add_forward_headers(h);
-      } else {
-        throw CliError(kExitUsage, "unknown setting '" + key + "' (known: enforce_keys, forward_headers)");
-      }
+      if (key != "enforce_keys" && !isListSetting(key))
+        throw CliError(kExitUsage, "unknown setting '" + key +
+                                       "' (known: enforce_keys, forward_headers, allowed_headers, "
+                                       "allowed_origins, extra_headers)");
+      if (key == "enforce_keys") parseBool(key, value);
+      if (isListSetting(key) && isEdit(value)) needCurrent = true;
+      edits.emplace_back(std::move(key), std::move(value));
     }
     Client client(g);
+    // "+" and "-" edit the list the control plane has now.
+    v1::Settings now;
+    if (needCurrent) {
+      auto ctx = client.context();
+      v1::SettingsInfo info;
+      client.check(client.stub().GetSettings(ctx.get(), {}, &info));
+      now = info.settings();
+    }
+    v1::UpdateSettingsRequest req;
+    for (const auto& [key, value] : edits) {
+      if (key == "enforce_keys") {
+        req.set_enforce_keys(parseBool(key, value));
+        continue;
+      }
+      auto items = editSettingList(key, current(now, key), value);
+      setList(req, key, items);
+      // A later edit of the same key builds on this one.
+      if (key == "forward_headers")
+        *now.mutable_forward_headers() = req.forward_headers();
+      else if (key == "allowed_headers")
+        *now.mutable_allowed_headers() = req.allowed_headers();
+      else if (key == "allowed_origins")
+        *now.mutable_allowed_origins() = req.allowed_origins();
+      else
+        *now.mutable_extra_headers() = req.extra_headers();
+    }
     auto ctx = client.context();
     v1::SettingsInfo resp;
     client.check(client.stub().UpdateSettings(ctx.get(), req, &resp));
-    print(toJson(resp), g.output, kColumns);
+    printSettings(resp, g.output);
     return kExitOk;
   }
   throw CliError(kExitUsage, "unknown command 'settings " + cmd + "'");
@@ -84,21 +176,26 @@ int runDataPlanes(const GlobalOptions& g, const std::vector<std::string>& argv) 
   client.check(client.stub().ListDataPlanes(ctx.get(), {}, &resp));
   ordered_json arr = ordered_json::array();
   for (const auto& d : resp.data_planes()) {
-    arr.push_back({{"node_id", d.node_id()},
-                   {"peer", d.peer()},
-                   {"connected", d.connected()},
-                   {"acked_version", d.acked_version()},
-                   {"last_nack", d.last_nack().empty() ? ordered_json(nullptr) : ordered_json(d.last_nack())},
-                   {"connected_at", timestampJson(d.connected_at())},
-                   {"last_ack_at", timestampJson(d.last_ack_at())}});
+    arr.push_back(
+        {{"node_id", d.node_id()},
+         {"peer", d.peer()},
+         {"connected", d.connected()},
+         {"acked_version", d.acked_version()},
+         {"last_nack", d.last_nack().empty() ? ordered_json(nullptr) : ordered_json(d.last_nack())},
+         {"connected_at", timestampJson(d.connected_at())},
+         {"last_ack_at", timestampJson(d.last_ack_at())}});
   }
   if (g.output == "table") {
     std::cout << "config version " << resp.config_version() << "\n";
     print(arr, g.output,
-          {{"NODE", "node_id"}, {"PEER", "peer"}, {"CONNECTED", "connected"},
-           {"ACKED VERSION", "acked_version"}, {"LAST NACK", "last_nack"}});
+          {{"NODE", "node_id"},
+           {"PEER", "peer"},
+           {"CONNECTED", "connected"},
+           {"ACKED VERSION", "acked_version"},
+           {"LAST NACK", "last_nack"}});
   } else {
-    print(ordered_json{{"config_version", resp.config_version()}, {"data_planes", arr}}, g.output, {});
+    print(ordered_json{{"config_version", resp.config_version()}, {"data_planes", arr}}, g.output,
+          {});
   }
   return kExitOk;
 }

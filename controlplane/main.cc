@@ -13,11 +13,13 @@
 #include <iostream>
 #include <string>
 
+#include "common/grpc_tls.h"
 #include "common/log.h"
 #include "common/process.h"
 #include "controlplane/grpc/admin_service.h"
 #include "controlplane/grpc/usage_service.h"
 #include "controlplane/grpc/config_service.h"
+#include "controlplane/store/secrets.h"
 #include "controlplane/store/store.h"
 
 namespace {
@@ -26,6 +28,14 @@ struct Options {
   std::string db = "./var/finops.db";
   std::string listen = "127.0.0.1:50051";
   std::string adminTokenFile;  // default: beside the database
+  // Master keys for provider secrets at rest (--master-key-file, --previous-master-key-file,
+  // FINOPS_MASTER_KEY, FINOPS_PREVIOUS_MASTER_KEYS); generated key: master-key beside the db.
+  finops::cp::MasterKeySources masterKeys;
+  // gRPC TLS: server certificate and key (both or neither); a client CA turns on mutual TLS.
+  std::string tlsCert;
+  std::string tlsKey;
+  std::string tlsClientCa;
+  bool allowPlaintext = false;  // plaintext on a non-loopback --listen
 };
 
 void usage() {
@@ -33,8 +43,20 @@ void usage() {
                "[--admin-token-file PATH]\n"
                "  --db PATH               SQLite database (default ./var/finops.db)\n"
                "  --listen HOST:PORT      gRPC listen address (default 127.0.0.1:50051)\n"
+               "  --tls-cert FILE         PEM server certificate chain: serve gRPC over TLS\n"
+               "  --tls-key FILE          PEM private key of --tls-cert\n"
+               "  --tls-client-ca FILE    PEM CA bundle: require client certificates signed by it\n"
+               "                          (mutual TLS, for data planes and finopsctl)\n"
+               "  --allow-plaintext       serve plaintext gRPC on a non-loopback --listen\n"
                "  --admin-token-file PATH where the first-start admin token is written, mode 0600\n"
-               "                          (default: admin-token beside the database)\n";
+               "                          (default: admin-token beside the database)\n"
+               "  --master-key-file PATH  the master key that encrypts provider keys at rest: 32\n"
+               "                          bytes as base64 or 64 hex characters (or env\n"
+               "                          FINOPS_MASTER_KEY; default: master-key beside the\n"
+               "                          database, generated on first start)\n"
+               "  --previous-master-key-file PATH  (repeatable) an older master key, to re-encrypt\n"
+               "                          under the current one at startup (or env\n"
+               "                          FINOPS_PREVIOUS_MASTER_KEYS, comma-separated)\n";
 }
 
 bool parseArgs(int argc, char** argv, Options& o) {
@@ -57,15 +79,65 @@ bool parseArgs(int argc, char** argv, Options& o) {
       if (!value(o.listen)) return false;
     } else if (name == "--admin-token-file") {
       if (!value(o.adminTokenFile)) return false;
+    } else if (name == "--master-key-file") {
+      if (!value(o.masterKeys.keyFile)) return false;
+    } else if (name == "--previous-master-key-file") {
+      if (!value(o.masterKeys.previousKeyFiles.emplace_back())) return false;
+    } else if (name == "--tls-cert") {
+      if (!value(o.tlsCert)) return false;
+    } else if (name == "--tls-key") {
+      if (!value(o.tlsKey)) return false;
+    } else if (name == "--tls-client-ca") {
+      if (!value(o.tlsClientCa)) return false;
+    } else if (name == "--allow-plaintext") {
+      o.allowPlaintext = true;
     } else if (name == "--help" || name == "-h") {
       usage();
       std::exit(0);
     } else {
-      std::cerr << "finops-controlplane: unknown argument '" << a << "'\n";
+      // The name only: "--flag=value" may carry a secret typed by mistake.
+      std::cerr << "finops-controlplane: unknown argument '" << name << "'\n";
       return false;
     }
   }
   return true;
+}
+
+// The gRPC server credentials the flags ask for, and the transport mode for the log
+// ("plaintext", "tls" or "mtls"). nullptr after printing why when the flags are wrong or a
+// file cannot be used (exit 2).
+std::shared_ptr<grpc::ServerCredentials> serverCredentials(const Options& o, std::string* mode) {
+  const char* self = "finops-controlplane: ";
+  if (o.tlsCert.empty() != o.tlsKey.empty()) {
+    std::cerr << self << "--tls-cert and --tls-key go together\n";
+    return nullptr;
+  }
+  if (o.tlsCert.empty()) {
+    if (!o.tlsClientCa.empty()) {
+      std::cerr << self << "--tls-client-ca (mutual TLS) needs --tls-cert and --tls-key\n";
+      return nullptr;
+    }
+    if (!o.allowPlaintext && !finops::isLoopback(o.listen)) {
+      std::cerr << self << "refusing to serve plaintext gRPC on " << o.listen
+                << ", which is not a loopback address: admin tokens and provider keys would "
+                   "cross the network in the clear.\n"
+                   "  Pass --tls-cert FILE --tls-key FILE (and --tls-client-ca FILE to require "
+                   "client certificates),\n"
+                   "  or --allow-plaintext if something else protects the link (e.g. a service "
+                   "mesh with mTLS).\n";
+      return nullptr;
+    }
+    *mode = "plaintext";
+    return grpc::InsecureServerCredentials();
+  }
+  std::string error;
+  auto creds = finops::makeServerCredentials({o.tlsCert, o.tlsKey, o.tlsClientCa}, &error);
+  if (!creds) {
+    std::cerr << self << error << "\n";
+    return nullptr;
+  }
+  *mode = o.tlsClientCa.empty() ? "tls" : "mtls";
+  return creds;
 }
 
 }  // namespace
@@ -77,9 +149,20 @@ int main(int argc, char** argv) {
     usage();
     return 2;
   }
+  std::string transport;
+  auto credentials = serverCredentials(opt, &transport);
+  if (!credentials) return 2;
   if (opt.adminTokenFile.empty()) {
     auto parent = std::filesystem::path(opt.db).parent_path();
     opt.adminTokenFile = (parent.empty() ? std::filesystem::path(".") : parent) / "admin-token";
+  }
+  {
+    auto parent = std::filesystem::path(opt.db).parent_path();
+    opt.masterKeys.generatedKeyFile =
+        (parent.empty() ? std::filesystem::path(".") : parent) / "master-key";
+    if (const char* k = std::getenv("FINOPS_MASTER_KEY")) opt.masterKeys.keyEnv = k;
+    if (const char* k = std::getenv("FINOPS_PREVIOUS_MASTER_KEYS"))
+      opt.masterKeys.previousKeysEnv = k;
   }
 
   // Block termination signals in every thread; main waits for them.
@@ -101,6 +184,14 @@ int main(int argc, char** argv) {
     log::error("cannot open database", {{"path", opt.db}, {"error", e.what()}});
     return 1;
   }
+  // Provider keys are encrypted at rest: find the master keys, re-encrypt what needs it.
+  try {
+    cp::setUpProviderSecrets(*store, opt.masterKeys);
+  } catch (const std::exception& e) {
+    log::error("cannot set up the master key for provider keys; not starting",
+              {{"error", e.what()}});
+    return 1;
+  }
 
   cp::Publisher publisher;
   cp::ConfigServiceImpl configService(publisher);
@@ -116,7 +207,7 @@ int main(int argc, char** argv) {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(opt.listen, grpc::InsecureServerCredentials(), &port);
+  builder.AddListeningPort(opt.listen, credentials, &port);
   builder.RegisterService(&configService);
   builder.RegisterService(&adminService);
   builder.RegisterService(&usageService);
@@ -134,7 +225,10 @@ int main(int argc, char** argv) {
   }
   std::string host = opt.listen.substr(0, opt.listen.rfind(':'));
   log::info("listening on " + host + ":" + std::to_string(port),
-            {{"db", opt.db}, {"config_version", store->configVersion()}});
+            {{"db", opt.db}, {"config_version", store->configVersion()}, {"transport", transport}});
+  if (transport == "plaintext" && !isLoopback(opt.listen))
+    log::warn("serving plaintext gRPC on a non-loopback address (--allow-plaintext)",
+              {{"listen", opt.listen}});
 
   int sig = waitForSignal(sigs);
   log::info("shutting down", {{"signal", sig}});

@@ -7,7 +7,8 @@
 #   bash scripts/quickstart.sh status   # show whether they run, and /readyz
 #
 # State lives in var/: finops.db (SQLite), admin-token, *.log, *.pid.
-# Control plane (admin gRPC API): 127.0.0.1:50051. Data plane (OpenAI API): 0.0.0.0:8080.
+# Control plane (admin gRPC API): 127.0.0.1:50051. Data plane (OpenAI API): 0.0.0.0:8080,
+# plain HTTP (--allow-plaintext; see docs/security.md for HTTPS).
 # Re-running it while both run stops them and starts them again (after a rebuild).
 set -euo pipefail
 
@@ -112,7 +113,9 @@ start() {
   done
 
   say "starting finops-dataplane on $DP_LISTEN"
-  nohup "$BIN/finops-dataplane" --control-plane "$CP_LISTEN" --listen "$DP_LISTEN" \
+  # Plain HTTP on all interfaces needs --allow-plaintext: fine for a try-out on a trusted
+  # network; for anything else serve HTTPS (--tls-cert/--tls-key, docs/security.md).
+  nohup "$BIN/finops-dataplane" --control-plane "$CP_LISTEN" --listen "$DP_LISTEN" --allow-plaintext \
     </dev/null >"$VAR/dataplane.log" 2>&1 &
   echo $! >"$VAR/dataplane.pid"
 

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/log.h"
+#include "controlplane/grpc/admin_scopes.h"
 #include "controlplane/pricing/builtin.h"
 #include "controlplane/snapshot/builder.h"
 
@@ -151,8 +152,12 @@ void toRow(const UsageAgg& a, v1::UsageRow* out) {
 }
 
 void toInfo(const SettingsRow& s, uint64_t version, v1::SettingsInfo* out) {
-  out->mutable_settings()->set_enforce_keys(s.enforceKeys);
-  for (const auto& h : s.forwardHeaders) out->mutable_settings()->add_forward_headers(h);
+  auto* st = out->mutable_settings();
+  st->set_enforce_keys(s.enforceKeys);
+  for (const auto& h : s.forwardHeaders) st->add_forward_headers(h);
+  for (const auto& h : s.allowedHeaders) st->add_allowed_headers(h);
+  for (const auto& o : s.allowedOrigins) st->add_allowed_origins(o);
+  for (const auto& h : s.extraHeaders) st->add_extra_headers(h);
   out->set_config_version(version);
 }
 
@@ -165,6 +170,88 @@ std::string bearerToken(const grpc::CallbackServerContext* ctx) {
   return std::string(v);
 }
 
+// The status code's name, as the audit log records it.
+const char* codeName(grpc::StatusCode c) {
+  switch (c) {
+    case grpc::StatusCode::OK: return "OK";
+    case grpc::StatusCode::CANCELLED: return "CANCELLED";
+    case grpc::StatusCode::UNKNOWN: return "UNKNOWN";
+    case grpc::StatusCode::INVALID_ARGUMENT: return "INVALID_ARGUMENT";
+    case grpc::StatusCode::DEADLINE_EXCEEDED: return "DEADLINE_EXCEEDED";
+    case grpc::StatusCode::NOT_FOUND: return "NOT_FOUND";
+    case grpc::StatusCode::ALREADY_EXISTS: return "ALREADY_EXISTS";
+    case grpc::StatusCode::PERMISSION_DENIED: return "PERMISSION_DENIED";
+    case grpc::StatusCode::RESOURCE_EXHAUSTED: return "RESOURCE_EXHAUSTED";
+    case grpc::StatusCode::FAILED_PRECONDITION: return "FAILED_PRECONDITION";
+    case grpc::StatusCode::ABORTED: return "ABORTED";
+    case grpc::StatusCode::OUT_OF_RANGE: return "OUT_OF_RANGE";
+    case grpc::StatusCode::UNIMPLEMENTED: return "UNIMPLEMENTED";
+    case grpc::StatusCode::INTERNAL: return "INTERNAL";
+    case grpc::StatusCode::UNAVAILABLE: return "UNAVAILABLE";
+    case grpc::StatusCode::DATA_LOSS: return "DATA_LOSS";
+    case grpc::StatusCode::UNAUTHENTICATED: return "UNAUTHENTICATED";
+    default: return "UNKNOWN";
+  }
+}
+
+bool secretChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '_';
+}
+
+// Text for the audit log and log lines: at most `max` bytes (cut on a UTF-8 boundary), control
+// characters replaced, and anything shaped like a secret (a word starting with "sk-", such as a
+// virtual key or an upstream API key, or with "fo-admin-") cut to its prefix and "***", so a
+// secret typed by mistake where a name was expected is not recorded.
+std::string auditText(std::string s, size_t max) {
+  for (std::string_view prefix : {std::string_view(kAdminTokenPrefix), std::string_view("sk-")}) {
+    size_t pos = 0;
+    while ((pos = s.find(prefix, pos)) != std::string::npos) {
+      size_t start = pos + prefix.size();
+      if (pos > 0 && secretChar(s[pos - 1])) {
+        pos = start;
+        continue;
+      }
+      size_t end = start;
+      while (end < s.size() && secretChar(s[end])) ++end;
+      s.replace(start, end - start, "***");
+      pos = start + 3;
+    }
+  }
+  for (char& c : s)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  if (s.size() > max) {
+    size_t n = max;
+    while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+    s.resize(n);
+    s += "...";
+  }
+  return s;
+}
+
+void toInfo(const AdminTokenRow& r, v1::AdminTokenInfo* out) {
+  out->set_id(r.id);
+  out->set_name(r.name);
+  out->set_scope(r.scope);
+  *out->mutable_created_at() = TimeUtil::SecondsToTimestamp(r.createdAt);
+  if (r.revokedAt) *out->mutable_revoked_at() = TimeUtil::SecondsToTimestamp(*r.revokedAt);
+  if (r.lastUsedAt) *out->mutable_last_used_at() = TimeUtil::SecondsToTimestamp(*r.lastUsedAt);
+  out->set_created_by(r.createdBy);
+}
+
+void toEntry(const AuditRow& r, v1::AuditEntry* out) {
+  out->set_id(r.id);
+  *out->mutable_at() = TimeUtil::MillisecondsToTimestamp(r.atMs);
+  out->set_token_id(r.tokenId);
+  out->set_token_name(r.tokenName);
+  out->set_scope(r.scope);
+  out->set_method(r.method);
+  out->set_target(r.target);
+  out->set_code(r.code);
+  out->set_message(r.message);
+  out->set_peer(r.peer);
+}
+
 }  // namespace
 
 void AdminServiceImpl::republish() {
@@ -172,21 +259,35 @@ void AdminServiceImpl::republish() {
 }
 
 template <typename F>
-AdminServiceImpl::Reactor* AdminServiceImpl::run(Ctx* ctx, const char* method, bool mutates,
-                                                 F&& body) {
+AdminServiceImpl::Reactor* AdminServiceImpl::run(Ctx* ctx, const char* method, std::string target,
+                                                 bool mutates, F&& body) {
   auto* reactor = ctx->DefaultReactor();
   grpc::Status status;
-  std::string who;
+  AuditRow audit;
+  audit.atMs = wallNowMs();
+  audit.method = method;
+  audit.target = auditText(std::move(target), 256);
+  audit.peer = ctx->peer();
   try {
     std::string token = bearerToken(ctx);
-    auto admin = token.empty() ? std::nullopt : store_.findAdminToken(token);
+    auto admin = token.empty() ? std::nullopt : store_.authenticateAdminToken(token, audit.atMs);
     if (!admin) {
-      status = grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
-                            token.empty() ? "missing admin token" : "invalid admin token");
+      status = grpc::Status(grpc::StatusCode::UNAUTHENTICATED, token.empty()
+                                                                   ? "missing admin token"
+                                                                   : "invalid or revoked admin token");
     } else {
-      who = admin->id;
-      body(*admin);
-      if (mutates) republish();
+      audit.tokenId = admin->id;
+      audit.tokenName = admin->name;
+      audit.scope = admin->scope;
+      if (!scopeAllows(admin->scope, method)) {
+        status = grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                              "admin token '" + admin->name + "' (scope " + admin->scope +
+                                  ") may not call " + method + "; it needs scope " +
+                                  scopesAllowing(method));
+      } else {
+        body(*admin);
+        if (mutates) republish();
+      }
     }
   } catch (const CallError& e) {
     status = grpc::Status(e.code, e.msg);
@@ -194,22 +295,39 @@ AdminServiceImpl::Reactor* AdminServiceImpl::run(Ctx* ctx, const char* method, b
     grpc::StatusCode code = grpc::StatusCode::INVALID_ARGUMENT;
     if (e.code() == StoreError::Code::kNotFound) code = grpc::StatusCode::NOT_FOUND;
     if (e.code() == StoreError::Code::kAlreadyExists) code = grpc::StatusCode::ALREADY_EXISTS;
+    if (e.code() == StoreError::Code::kFailedPrecondition)
+      code = grpc::StatusCode::FAILED_PRECONDITION;
     status = grpc::Status(code, e.what());
   } catch (const std::exception& e) {
-    log::error("admin call failed", {{"method", method}, {"error", e.what()}});
+    log::error("admin call failed", {{"method", method}, {"error", auditText(e.what(), 1024)}});
     status = grpc::Status(grpc::StatusCode::INTERNAL, "internal error");
   }
+  audit.code = codeName(status.error_code());
+  if (!status.ok()) audit.message = auditText(status.error_message(), 1024);
+  try {
+    store_.appendAudit(audit);
+  } catch (const std::exception& e) {
+    // The call's result stands (a change is already committed); the log keeps the record.
+    log::error("cannot write the audit log",
+               {{"method", method}, {"token_id", audit.tokenId}, {"token_name", audit.tokenName},
+                {"target", audit.target}, {"code", audit.code}, {"peer", audit.peer},
+                {"error", e.what()}});
+  }
   log::info("admin call", {{"method", method},
-                           {"token_id", who},
-                           {"peer", ctx->peer()},
-                           {"status", status.ok() ? "OK" : status.error_message()}});
+                           {"token_id", audit.tokenId},
+                           {"token_name", audit.tokenName},
+                           {"scope", audit.scope},
+                           {"target", audit.target},
+                           {"peer", audit.peer},
+                           {"code", audit.code},
+                           {"status", status.ok() ? "OK" : audit.message}});
   reactor->Finish(status);
   return reactor;
 }
 
 AdminServiceImpl::Reactor* AdminServiceImpl::WhoAmI(Ctx* ctx, const v1::WhoAmIRequest*,
                                                     v1::WhoAmIResponse* resp) {
-  return run(ctx, "WhoAmI", false, [&](const AdminTokenRow& t) {
+  return run(ctx, "WhoAmI", "", false, [&](const AdminTokenRow& t) {
     resp->set_token_id(t.id);
     resp->set_token_name(t.name);
     resp->set_scope(t.scope);
@@ -219,7 +337,7 @@ AdminServiceImpl::Reactor* AdminServiceImpl::WhoAmI(Ctx* ctx, const v1::WhoAmIRe
 AdminServiceImpl::Reactor* AdminServiceImpl::CreateProvider(Ctx* ctx,
                                                             const v1::CreateProviderRequest* req,
                                                             v1::ProviderInfo* resp) {
-  return run(ctx, "CreateProvider", true, [&](const AdminTokenRow&) {
+  return run(ctx, "CreateProvider", req->name(), true, [&](const AdminTokenRow&) {
     ProviderRow row;
     row.name = req->name();
     auto type = req->type() == v1::PROVIDER_TYPE_UNSPECIFIED ? v1::PROVIDER_TYPE_OPENAI_COMPATIBLE
@@ -249,7 +367,7 @@ AdminServiceImpl::Reactor* AdminServiceImpl::CreateProvider(Ctx* ctx,
 AdminServiceImpl::Reactor* AdminServiceImpl::UpdateProvider(Ctx* ctx,
                                                             const v1::UpdateProviderRequest* req,
                                                             v1::ProviderInfo* resp) {
-  return run(ctx, "UpdateProvider", true, [&](const AdminTokenRow&) {
+  return run(ctx, "UpdateProvider", req->name(), true, [&](const AdminTokenRow&) {
     ProviderPatch patch;
     if (req->has_base_url()) patch.baseUrl = req->base_url();
     if (req->replace_keys()) patch.keys = std::vector<std::string>(req->api_keys().begin(), req->api_keys().end());
@@ -272,20 +390,20 @@ AdminServiceImpl::Reactor* AdminServiceImpl::UpdateProvider(Ctx* ctx,
 
 AdminServiceImpl::Reactor* AdminServiceImpl::GetProvider(Ctx* ctx, const v1::ProviderName* req,
                                                          v1::ProviderInfo* resp) {
-  return run(ctx, "GetProvider", false,
+  return run(ctx, "GetProvider", req->name(), false,
              [&](const AdminTokenRow&) { toInfo(store_.getProvider(req->name()), resp); });
 }
 
 AdminServiceImpl::Reactor* AdminServiceImpl::ListProviders(Ctx* ctx, const v1::ListProvidersRequest*,
                                                            v1::ListProvidersResponse* resp) {
-  return run(ctx, "ListProviders", false, [&](const AdminTokenRow&) {
+  return run(ctx, "ListProviders", "", false, [&](const AdminTokenRow&) {
     for (const auto& p : store_.listProviders()) toInfo(p, resp->add_providers());
   });
 }
 
 AdminServiceImpl::Reactor* AdminServiceImpl::DeleteProvider(Ctx* ctx, const v1::ProviderName* req,
                                                             v1::ProviderInfo* resp) {
-  return run(ctx, "DeleteProvider", true,
+  return run(ctx, "DeleteProvider", req->name(), true,
              [&](const AdminTokenRow&) { toInfo(store_.deleteProvider(req->name()), resp); });
 }
 
@@ -296,7 +414,7 @@ void AdminServiceImpl::keyInfo(const VirtualKeyRow& row, v1::VirtualKeyInfo* out
 
 AdminServiceImpl::Reactor* AdminServiceImpl::CreateKey(Ctx* ctx, const v1::CreateKeyRequest* req,
                                                        v1::CreateKeyResponse* resp) {
-  return run(ctx, "CreateKey", true, [&](const AdminTokenRow&) {
+  return run(ctx, "CreateKey", req->name(), true, [&](const AdminTokenRow&) {
     KeySpec spec;
     spec.name = req->name();
     spec.team = req->team();
@@ -313,19 +431,19 @@ AdminServiceImpl::Reactor* AdminServiceImpl::CreateKey(Ctx* ctx, const v1::Creat
 
 AdminServiceImpl::Reactor* AdminServiceImpl::GetKey(Ctx* ctx, const v1::KeyId* req,
                                                     v1::VirtualKeyInfo* resp) {
-  return run(ctx, "GetKey", false, [&](const AdminTokenRow&) { keyInfo(store_.getKey(req->id()), resp); });
+  return run(ctx, "GetKey", req->id(), false, [&](const AdminTokenRow&) { keyInfo(store_.getKey(req->id()), resp); });
 }
 
 AdminServiceImpl::Reactor* AdminServiceImpl::ListKeys(Ctx* ctx, const v1::ListKeysRequest*,
                                                       v1::ListKeysResponse* resp) {
-  return run(ctx, "ListKeys", false, [&](const AdminTokenRow&) {
+  return run(ctx, "ListKeys", "", false, [&](const AdminTokenRow&) {
     for (const auto& k : store_.listKeys()) toInfo(k, resp->add_keys());
   });
 }
 
 AdminServiceImpl::Reactor* AdminServiceImpl::UpdateKey(Ctx* ctx, const v1::UpdateKeyRequest* req,
                                                        v1::VirtualKeyInfo* resp) {
-  return run(ctx, "UpdateKey", true, [&](const AdminTokenRow&) {
+  return run(ctx, "UpdateKey", req->id(), true, [&](const AdminTokenRow&) {
     KeyPatch patch;
     if (req->has_name()) patch.name = req->name();
     if (req->has_team()) patch.team = req->team();
@@ -343,7 +461,7 @@ AdminServiceImpl::Reactor* AdminServiceImpl::UpdateKey(Ctx* ctx, const v1::Updat
 
 AdminServiceImpl::Reactor* AdminServiceImpl::RotateKey(Ctx* ctx, const v1::KeyId* req,
                                                        v1::CreateKeyResponse* resp) {
-  return run(ctx, "RotateKey", true, [&](const AdminTokenRow&) {
+  return run(ctx, "RotateKey", req->id(), true, [&](const AdminTokenRow&) {
     auto [row, secret] = store_.rotateKey(req->id());
     toInfo(row, resp->mutable_key());
     resp->set_secret(secret);
@@ -352,7 +470,7 @@ AdminServiceImpl::Reactor* AdminServiceImpl::RotateKey(Ctx* ctx, const v1::KeyId
 
 AdminServiceImpl::Reactor* AdminServiceImpl::DeleteKey(Ctx* ctx, const v1::KeyId* req,
                                                        v1::VirtualKeyInfo* resp) {
-  return run(ctx, "DeleteKey", true, [&](const AdminTokenRow&) { toInfo(store_.deleteKey(req->id()), resp); });
+  return run(ctx, "DeleteKey", req->id(), true, [&](const AdminTokenRow&) { toInfo(store_.deleteKey(req->id()), resp); });
 }
 
 void AdminServiceImpl::customerInfo(const CustomerRow& row, v1::CustomerInfo* out) {
@@ -367,13 +485,13 @@ void AdminServiceImpl::teamInfo(const TeamRow& row, v1::TeamInfo* out) {
 
 AdminServiceImpl::Reactor* AdminServiceImpl::CreateCustomer(Ctx* ctx, const v1::CreateCustomerRequest* req,
                                                             v1::CustomerInfo* resp) {
-  return run(ctx, "CreateCustomer", true,
+  return run(ctx, "CreateCustomer", req->name(), true,
              [&](const AdminTokenRow&) { toInfo(store_.createCustomer(req->name()), resp); });
 }
 
 AdminServiceImpl::Reactor* AdminServiceImpl::UpdateCustomer(Ctx* ctx, const v1::UpdateCustomerRequest* req,
                                                             v1::CustomerInfo* resp) {
-  return run(ctx, "UpdateCustomer", true, [&](const AdminTokenRow&) {
+  return run(ctx, "UpdateCustomer", req->id(), true, [&](const AdminTokenRow&) {
     if (!req->has_name()) {
       customerInfo(store_.getCustomer(req->id()), resp);
       return;
@@ -384,32 +502,32 @@ AdminServiceImpl::Reactor* AdminServiceImpl::UpdateCustomer(Ctx* ctx, const v1::
 
 AdminServiceImpl::Reactor* AdminServiceImpl::GetCustomer(Ctx* ctx, const v1::KeyId* req,
                                                          v1::CustomerInfo* resp) {
-  return run(ctx, "GetCustomer", false,
+  return run(ctx, "GetCustomer", req->id(), false,
              [&](const AdminTokenRow&) { customerInfo(store_.getCustomer(req->id()), resp); });
 }
 
 AdminServiceImpl::Reactor* AdminServiceImpl::ListCustomers(Ctx* ctx, const v1::ListCustomersRequest*,
                                                            v1::ListCustomersResponse* resp) {
-  return run(ctx, "ListCustomers", false, [&](const AdminTokenRow&) {
+  return run(ctx, "ListCustomers", "", false, [&](const AdminTokenRow&) {
     for (const auto& c : store_.listCustomers()) customerInfo(c, resp->add_customers());
   });
 }
 
 AdminServiceImpl::Reactor* AdminServiceImpl::DeleteCustomer(Ctx* ctx, const v1::KeyId* req,
                                                             v1::CustomerInfo* resp) {
-  return run(ctx, "DeleteCustomer", true,
+  return run(ctx, "DeleteCustomer", req->id(), true,
              [&](const AdminTokenRow&) { toInfo(store_.deleteCustomer(req->id()), resp); });
 }
 
 AdminServiceImpl::Reactor* AdminServiceImpl::CreateTeam(Ctx* ctx, const v1::CreateTeamRequest* req,
                                                         v1::TeamInfo* resp) {
-  return run(ctx, "CreateTeam", true,
+  return run(ctx, "CreateTeam", req->name(), true,
              [&](const AdminTokenRow&) { toInfo(store_.createTeam(req->name(), req->customer()), resp); });
 }
 
 AdminServiceImpl::Reactor* AdminServiceImpl::UpdateTeam(Ctx* ctx, const v1::UpdateTeamRequest* req,
                                                         v1::TeamInfo* resp) {
-  return run(ctx, "UpdateTeam", true, [&](const AdminTokenRow&) {
+  return run(ctx, "UpdateTeam", req->id(), true, [&](const AdminTokenRow&) {
     std::optional<std::string> name, customer;
     if (req->has_name()) name = req->name();
     if (req->has_customer()) customer = req->customer();
@@ -418,23 +536,24 @@ AdminServiceImpl::Reactor* AdminServiceImpl::UpdateTeam(Ctx* ctx, const v1::Upda
 }
 
 AdminServiceImpl::Reactor* AdminServiceImpl::GetTeam(Ctx* ctx, const v1::KeyId* req, v1::TeamInfo* resp) {
-  return run(ctx, "GetTeam", false, [&](const AdminTokenRow&) { teamInfo(store_.getTeam(req->id()), resp); });
+  return run(ctx, "GetTeam", req->id(), false, [&](const AdminTokenRow&) { teamInfo(store_.getTeam(req->id()), resp); });
 }
 
 AdminServiceImpl::Reactor* AdminServiceImpl::ListTeams(Ctx* ctx, const v1::ListTeamsRequest* req,
                                                        v1::ListTeamsResponse* resp) {
-  return run(ctx, "ListTeams", false, [&](const AdminTokenRow&) {
+  return run(ctx, "ListTeams", req->customer(), false, [&](const AdminTokenRow&) {
     for (const auto& t : store_.listTeams(req->customer())) teamInfo(t, resp->add_teams());
   });
 }
 
 AdminServiceImpl::Reactor* AdminServiceImpl::DeleteTeam(Ctx* ctx, const v1::KeyId* req, v1::TeamInfo* resp) {
-  return run(ctx, "DeleteTeam", true, [&](const AdminTokenRow&) { toInfo(store_.deleteTeam(req->id()), resp); });
+  return run(ctx, "DeleteTeam", req->id(), true, [&](const AdminTokenRow&) { toInfo(store_.deleteTeam(req->id()), resp); });
 }
 
 AdminServiceImpl::Reactor* AdminServiceImpl::CreateLimit(Ctx* ctx, const v1::CreateLimitRequest* req,
                                                          v1::LimitInfo* resp) {
-  return run(ctx, "CreateLimit", true, [&](const AdminTokenRow&) {
+  std::string target = req->owner_kind() + ":" + req->owner();
+  return run(ctx, "CreateLimit", target, true, [&](const AdminTokenRow&) {
     LimitSpec spec;
     spec.ownerKind = req->owner_kind();
     spec.owner = req->owner();
@@ -450,7 +569,7 @@ AdminServiceImpl::Reactor* AdminServiceImpl::CreateLimit(Ctx* ctx, const v1::Cre
 
 AdminServiceImpl::Reactor* AdminServiceImpl::UpdateLimit(Ctx* ctx, const v1::UpdateLimitRequest* req,
                                                          v1::LimitInfo* resp) {
-  return run(ctx, "UpdateLimit", true, [&](const AdminTokenRow&) {
+  return run(ctx, "UpdateLimit", req->id(), true, [&](const AdminTokenRow&) {
     LimitPatch patch;
     if (req->has_amount()) patch.amount = req->amount();
     if (req->has_window()) patch.window = req->window();
@@ -460,12 +579,13 @@ AdminServiceImpl::Reactor* AdminServiceImpl::UpdateLimit(Ctx* ctx, const v1::Upd
 }
 
 AdminServiceImpl::Reactor* AdminServiceImpl::GetLimit(Ctx* ctx, const v1::LimitId* req, v1::LimitInfo* resp) {
-  return run(ctx, "GetLimit", false, [&](const AdminTokenRow&) { toInfo(store_.getLimit(req->id()), resp); });
+  return run(ctx, "GetLimit", req->id(), false, [&](const AdminTokenRow&) { toInfo(store_.getLimit(req->id()), resp); });
 }
 
 AdminServiceImpl::Reactor* AdminServiceImpl::ListLimits(Ctx* ctx, const v1::ListLimitsRequest* req,
                                                         v1::ListLimitsResponse* resp) {
-  return run(ctx, "ListLimits", false, [&](const AdminTokenRow&) {
+  std::string target = req->owner().empty() ? "" : req->owner_kind() + ":" + req->owner();
+  return run(ctx, "ListLimits", target, false, [&](const AdminTokenRow&) {
     std::vector<std::string> kinds;
     for (int k : req->kinds()) kinds.push_back(kindToString(static_cast<v1::LimitKind>(k)));
     for (const auto& l : store_.listLimits(req->owner_kind(), req->owner(), kinds)) toInfo(l, resp->add_limits());
@@ -473,12 +593,12 @@ AdminServiceImpl::Reactor* AdminServiceImpl::ListLimits(Ctx* ctx, const v1::List
 }
 
 AdminServiceImpl::Reactor* AdminServiceImpl::DeleteLimit(Ctx* ctx, const v1::LimitId* req, v1::LimitInfo* resp) {
-  return run(ctx, "DeleteLimit", true, [&](const AdminTokenRow&) { toInfo(store_.deleteLimit(req->id()), resp); });
+  return run(ctx, "DeleteLimit", req->id(), true, [&](const AdminTokenRow&) { toInfo(store_.deleteLimit(req->id()), resp); });
 }
 
 AdminServiceImpl::Reactor* AdminServiceImpl::ListPrices(Ctx* ctx, const v1::ListPricesRequest* req,
                                                         v1::ListPricesResponse* resp) {
-  return run(ctx, "ListPrices", false, [&](const AdminTokenRow&) {
+  return run(ctx, "ListPrices", req->provider(), false, [&](const AdminTokenRow&) {
     resp->set_builtin_as_of(builtinPrices().asOf);
     for (const auto& p : mergePrices(builtinPrices().prices, store_.listCustomPrices())) {
       if (!req->provider().empty() && p.provider != req->provider()) continue;
@@ -490,7 +610,8 @@ AdminServiceImpl::Reactor* AdminServiceImpl::ListPrices(Ctx* ctx, const v1::List
 
 AdminServiceImpl::Reactor* AdminServiceImpl::SetPrice(Ctx* ctx, const v1::SetPriceRequest* req,
                                                       v1::PriceInfo* resp) {
-  return run(ctx, "SetPrice", true, [&](const AdminTokenRow&) {
+  std::string target = req->price().provider() + "/" + req->price().model();
+  return run(ctx, "SetPrice", target, true, [&](const AdminTokenRow&) {
     const auto& p = req->price();
     PriceRow row;
     row.provider = p.provider();
@@ -507,13 +628,13 @@ AdminServiceImpl::Reactor* AdminServiceImpl::SetPrice(Ctx* ctx, const v1::SetPri
 
 AdminServiceImpl::Reactor* AdminServiceImpl::DeletePrice(Ctx* ctx, const v1::DeletePriceRequest* req,
                                                          v1::PriceInfo* resp) {
-  return run(ctx, "DeletePrice", true,
+  return run(ctx, "DeletePrice", req->provider() + "/" + req->model(), true,
              [&](const AdminTokenRow&) { toInfo(store_.deletePrice(req->provider(), req->model()), resp); });
 }
 
 AdminServiceImpl::Reactor* AdminServiceImpl::GetUsage(Ctx* ctx, const v1::UsageQuery* req,
                                                       v1::UsageResponse* resp) {
-  return run(ctx, "GetUsage", false, [&](const AdminTokenRow&) {
+  return run(ctx, "GetUsage", "", false, [&](const AdminTokenRow&) {
     int64_t now = wallNowMs();
     UsageFilter f;
     f.toMs = req->has_to() ? TimeUtil::TimestampToMilliseconds(req->to()) : now + 1;
@@ -536,13 +657,13 @@ AdminServiceImpl::Reactor* AdminServiceImpl::GetUsage(Ctx* ctx, const v1::UsageQ
 
 AdminServiceImpl::Reactor* AdminServiceImpl::RevokeKey(Ctx* ctx, const v1::KeyId* req,
                                                        v1::VirtualKeyInfo* resp) {
-  return run(ctx, "RevokeKey", true,
+  return run(ctx, "RevokeKey", req->id(), true,
              [&](const AdminTokenRow&) { toInfo(store_.revokeKey(req->id()), resp); });
 }
 
 AdminServiceImpl::Reactor* AdminServiceImpl::GetSettings(Ctx* ctx, const v1::GetSettingsRequest*,
                                                          v1::SettingsInfo* resp) {
-  return run(ctx, "GetSettings", false, [&](const AdminTokenRow&) {
+  return run(ctx, "GetSettings", "", false, [&](const AdminTokenRow&) {
     toInfo(store_.getSettings(), store_.configVersion(), resp);
   });
 }
@@ -550,12 +671,14 @@ AdminServiceImpl::Reactor* AdminServiceImpl::GetSettings(Ctx* ctx, const v1::Get
 AdminServiceImpl::Reactor* AdminServiceImpl::UpdateSettings(Ctx* ctx,
                                                             const v1::UpdateSettingsRequest* req,
                                                             v1::SettingsInfo* resp) {
-  return run(ctx, "UpdateSettings", true, [&](const AdminTokenRow&) {
+  return run(ctx, "UpdateSettings", "", true, [&](const AdminTokenRow&) {
     SettingsPatch patch;
     if (req->has_enforce_keys()) patch.enforceKeys = req->enforce_keys();
-    if (req->replace_forward_headers())
-      patch.forwardHeaders =
-          std::vector<std::string>(req->forward_headers().begin(), req->forward_headers().end());
+    auto list = [](const auto& field) { return std::vector<std::string>(field.begin(), field.end()); };
+    if (req->replace_forward_headers()) patch.forwardHeaders = list(req->forward_headers());
+    if (req->replace_allowed_headers()) patch.allowedHeaders = list(req->allowed_headers());
+    if (req->replace_allowed_origins()) patch.allowedOrigins = list(req->allowed_origins());
+    if (req->replace_extra_headers()) patch.extraHeaders = list(req->extra_headers());
     auto s = store_.updateSettings(patch);
     toInfo(s, store_.configVersion(), resp);
   });
@@ -564,9 +687,57 @@ AdminServiceImpl::Reactor* AdminServiceImpl::UpdateSettings(Ctx* ctx,
 AdminServiceImpl::Reactor* AdminServiceImpl::ListDataPlanes(Ctx* ctx,
                                                             const v1::ListDataPlanesRequest*,
                                                             v1::ListDataPlanesResponse* resp) {
-  return run(ctx, "ListDataPlanes", false, [&](const AdminTokenRow&) {
+  return run(ctx, "ListDataPlanes", "", false, [&](const AdminTokenRow&) {
     for (auto& dp : publisher_.dataPlanes()) *resp->add_data_planes() = dp;
     resp->set_config_version(store_.configVersion());
+  });
+}
+
+// ---- admin tokens and audit. Token changes are not data-plane config: no republish.
+
+AdminServiceImpl::Reactor* AdminServiceImpl::CreateAdminToken(
+    Ctx* ctx, const v1::CreateAdminTokenRequest* req, v1::CreateAdminTokenResponse* resp) {
+  return run(ctx, "CreateAdminToken", req->name(), false, [&](const AdminTokenRow& caller) {
+    auto [row, secret] = store_.createAdminToken(req->name(), req->scope(), caller.id);
+    toInfo(row, resp->mutable_token());
+    resp->set_secret(secret);
+  });
+}
+
+AdminServiceImpl::Reactor* AdminServiceImpl::ListAdminTokens(Ctx* ctx,
+                                                             const v1::ListAdminTokensRequest* req,
+                                                             v1::ListAdminTokensResponse* resp) {
+  return run(ctx, "ListAdminTokens", "", false, [&](const AdminTokenRow&) {
+    for (const auto& t : store_.listAdminTokens(req->include_revoked()))
+      toInfo(t, resp->add_tokens());
+  });
+}
+
+AdminServiceImpl::Reactor* AdminServiceImpl::RevokeAdminToken(Ctx* ctx, const v1::KeyId* req,
+                                                              v1::AdminTokenInfo* resp) {
+  return run(ctx, "RevokeAdminToken", req->id(), false, [&](const AdminTokenRow&) {
+    if (req->id().empty())
+      throw CallError(grpc::StatusCode::INVALID_ARGUMENT, "which admin token? (id or name)");
+    toInfo(store_.revokeAdminToken(req->id()), resp);
+  });
+}
+
+AdminServiceImpl::Reactor* AdminServiceImpl::ListAudit(Ctx* ctx, const v1::ListAuditRequest* req,
+                                                       v1::ListAuditResponse* resp) {
+  return run(ctx, "ListAudit", req->token_id(), false, [&](const AdminTokenRow&) {
+    AuditFilter f;
+    if (req->has_since()) f.sinceMs = TimeUtil::TimestampToMilliseconds(req->since());
+    if (req->has_until()) f.untilMs = TimeUtil::TimestampToMilliseconds(req->until());
+    f.token = req->token_id();
+    f.method = req->method();
+    if (req->limit() < 0 || req->limit() > 10000)
+      throw CallError(grpc::StatusCode::INVALID_ARGUMENT,
+                      "limit must be between 1 and 10000 (0: 100)");
+    f.limit = req->limit() == 0 ? 100 : req->limit();
+    if (req->before_id() < 0)
+      throw CallError(grpc::StatusCode::INVALID_ARGUMENT, "before_id cannot be negative");
+    f.beforeId = req->before_id();
+    for (const auto& r : store_.listAudit(f)) toEntry(r, resp->add_entries());
   });
 }
 

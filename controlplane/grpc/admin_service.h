@@ -59,6 +59,13 @@ class AdminServiceImpl final : public finops::v1::AdminService::CallbackService 
                           finops::v1::SettingsInfo*) override;
   Reactor* ListDataPlanes(Ctx*, const finops::v1::ListDataPlanesRequest*,
                           finops::v1::ListDataPlanesResponse*) override;
+  Reactor* CreateAdminToken(Ctx*, const finops::v1::CreateAdminTokenRequest*,
+                            finops::v1::CreateAdminTokenResponse*) override;
+  Reactor* ListAdminTokens(Ctx*, const finops::v1::ListAdminTokensRequest*,
+                           finops::v1::ListAdminTokensResponse*) override;
+  Reactor* RevokeAdminToken(Ctx*, const finops::v1::KeyId*, finops::v1::AdminTokenInfo*) override;
+  Reactor* ListAudit(Ctx*, const finops::v1::ListAuditRequest*,
+                     finops::v1::ListAuditResponse*) override;
 
  private:
   // Info messages with the owner's limits attached.
@@ -66,9 +73,14 @@ class AdminServiceImpl final : public finops::v1::AdminService::CallbackService 
   void customerInfo(const CustomerRow& row, finops::v1::CustomerInfo* out);
   void teamInfo(const TeamRow& row, finops::v1::TeamInfo* out);
 
-  // Authenticates, runs `body`, maps errors to gRPC statuses, records an audit log line.
+  // Authenticates the admin token, checks that its scope may call `method` (admin_scopes.h),
+  // runs `body`, maps errors to gRPC statuses, then appends one audit entry (allowed or refused,
+  // authenticated or not) and logs one line. `target` names the object of the call (key id,
+  // provider name...) for the audit; it must never be a secret (words starting with "sk-" or
+  // "fo-admin-" are redacted anyway). An audit write failure is logged at error level and does
+  // not change the call's result (the change, if any, is already committed).
   template <typename F>
-  Reactor* run(Ctx* ctx, const char* method, bool mutates, F&& body);
+  Reactor* run(Ctx* ctx, const char* method, std::string target, bool mutates, F&& body);
 
   Store& store_;
   Publisher& publisher_;

@@ -130,6 +130,9 @@ finops::v1::Snapshot buildSnapshot(const StateView& state) {
   }
   s.mutable_settings()->set_enforce_keys(state.settings.enforceKeys);
   for (const auto& h : state.settings.forwardHeaders) s.mutable_settings()->add_forward_headers(h);
+  for (const auto& h : state.settings.allowedHeaders) s.mutable_settings()->add_allowed_headers(h);
+  for (const auto& o : state.settings.allowedOrigins) s.mutable_settings()->add_allowed_origins(o);
+  for (const auto& h : state.settings.extraHeaders) s.mutable_settings()->add_extra_headers(h);
   return s;
 }
 

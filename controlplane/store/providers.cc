@@ -7,6 +7,7 @@
 
 #include "common/crypto.h"
 #include "common/url.h"
+#include "controlplane/store/secrets.h"
 #include "controlplane/store/store.h"
 
 namespace finops::cp {
@@ -27,7 +28,12 @@ void validateName(const std::string& name) {
 
 void validateUrl(const std::string& url) {
   std::string err;
-  if (!parseUrl(url, &err)) throw StoreError(Code::kInvalidArgument, "base URL '" + url + "': " + err);
+  if (parseUrl(url, &err)) return;
+  // User info ("https://user:password@host") is a credential: never echo it into an error,
+  // which reaches logs and the audit log.
+  if (url.find('@') != std::string::npos)
+    throw StoreError(Code::kInvalidArgument, "base URL: " + err);
+  throw StoreError(Code::kInvalidArgument, "base URL '" + url + "': " + err);
 }
 
 void validateModels(const std::vector<std::string>& models) {
@@ -61,6 +67,9 @@ void validateKeys(const std::string& type, const std::vector<std::string>& keys)
       continue;
     }
     if (k.empty()) throw StoreError(Code::kInvalidArgument, "an API key is empty");
+    if (isSealed(k))
+      throw StoreError(Code::kInvalidArgument,
+                       "an API key cannot start with 'fenc1:' (the prefix of encrypted values)");
     for (char c : k)
       if (static_cast<unsigned char>(c) < 0x21 || c == 0x7f)
         throw StoreError(Code::kInvalidArgument,
@@ -121,7 +130,35 @@ ProviderOptionsRow parseOptions(const std::string& text) {
   return o;
 }
 
-void insertKeys(SQLite::Database& db, const std::string& provider,
+// --- provider keys at rest: sealed with the keyring, bound to (row id, provider name) so a
+// value copied to another row or provider does not open.
+std::string secretAad(const std::string& rowId, const std::string& provider) {
+  return "finops provider_keys:" + rowId + ":" + provider;
+}
+
+std::string sealSecret(const Keyring* keyring, const std::string& rowId,
+                       const std::string& provider, const std::string& plaintext) {
+  if (!keyring) throw SecretsError("no master key is installed: provider keys cannot be stored");
+  return keyring->seal(plaintext, secretAad(rowId, provider));
+}
+
+// The plaintext of a stored value. A value not in the sealed format was written in the clear
+// by an older version (installKeyring seals those at startup) and is returned as it is.
+std::string openSecret(const Keyring* keyring, const std::string& rowId,
+                       const std::string& provider, const std::string& stored) {
+  if (!isSealed(stored)) return stored;
+  auto where = "provider '" + provider + "' key " + rowId + ": ";
+  if (!keyring)
+    throw SecretsError(where + "encrypted with master key " + sealedKeyId(stored) +
+                       ", but no master key is installed");
+  try {
+    return keyring->open(stored, secretAad(rowId, provider));
+  } catch (const SecretsError& e) {
+    throw SecretsError(where + e.what());
+  }
+}
+
+void insertKeys(SQLite::Database& db, const Keyring* keyring, const std::string& provider,
                 const std::vector<std::string>& keys) {
   int64_t now = std::time(nullptr);
   int pos = 0;
@@ -129,10 +166,11 @@ void insertKeys(SQLite::Database& db, const std::string& provider,
     SQLite::Statement ins(db,
                           "INSERT INTO provider_keys(id, provider_name, position, value, created_at) "
                           "VALUES (?, ?, ?, ?, ?)");
-    ins.bind(1, randomId("pk_"));
+    std::string id = randomId("pk_");
+    ins.bind(1, id);
     ins.bind(2, provider);
     ins.bind(3, pos++);
-    ins.bind(4, k);
+    ins.bind(4, sealSecret(keyring, id, provider, k));
     ins.bind(5, now);
     ins.exec();
   }
@@ -169,7 +207,11 @@ std::vector<ProviderRow> Store::listProvidersLocked(const std::string* only) {
                         "SELECT id, value FROM provider_keys WHERE provider_name = ? "
                         "ORDER BY position");
     k.bind(1, r.name);
-    while (k.executeStep()) r.keys.push_back({k.getColumn(0).getString(), k.getColumn(1).getString()});
+    while (k.executeStep()) {
+      std::string id = k.getColumn(0).getString();
+      std::string value = openSecret(keyring_.get(), id, r.name, k.getColumn(1).getString());
+      r.keys.push_back({std::move(id), std::move(value)});
+    }
   }
   return rows;
 }
@@ -198,7 +240,7 @@ ProviderRow Store::createProvider(ProviderRow row, const std::vector<std::string
   ins.bind(7, now);
   ins.bind(8, optionsJson(row.options));
   ins.exec();
-  insertKeys(db_, row.name, keys);
+  insertKeys(db_, keyring_.get(), row.name, keys);
   bumpVersionLocked();
   auto out = listProvidersLocked(&row.name).at(0);
   tx.commit();
@@ -236,7 +278,7 @@ ProviderRow Store::updateProvider(const std::string& name, const ProviderPatch& 
     SQLite::Statement del(db_, "DELETE FROM provider_keys WHERE provider_name = ?");
     del.bind(1, name);
     del.exec();
-    insertKeys(db_, name, *patch.keys);
+    insertKeys(db_, keyring_.get(), name, *patch.keys);
   }
   bumpVersionLocked();
   auto out = listProvidersLocked(&name).at(0);
@@ -254,6 +296,57 @@ ProviderRow Store::getProvider(const std::string& name) {
 std::vector<ProviderRow> Store::listProviders() {
   std::lock_guard lock(mu_);
   return listProvidersLocked(nullptr);
+}
+
+std::set<std::string> Store::providerSecretKeyIds() {
+  std::lock_guard lock(mu_);
+  std::set<std::string> ids;
+  SQLite::Statement q(db_, "SELECT value FROM provider_keys");
+  while (q.executeStep()) {
+    std::string value = q.getColumn(0).getString();
+    if (!isSealed(value)) continue;
+    // A value without a key id is reported, with its row, by installKeyring.
+    if (std::string id = sealedKeyId(value); !id.empty()) ids.insert(id);
+  }
+  return ids;
+}
+
+KeyringInstallResult Store::installKeyring(std::shared_ptr<const Keyring> keyring) {
+  if (!keyring) throw std::invalid_argument("installKeyring: null keyring");
+  std::lock_guard lock(mu_);
+  KeyringInstallResult result;
+  {
+    SQLite::Transaction tx(db_);
+    struct Stored {
+      std::string id, provider, value;
+    };
+    std::vector<Stored> rows;
+    SQLite::Statement q(db_, "SELECT id, provider_name, value FROM provider_keys ORDER BY id");
+    while (q.executeStep())
+      rows.push_back(
+          {q.getColumn(0).getString(), q.getColumn(1).getString(), q.getColumn(2).getString()});
+    result.total = static_cast<int>(rows.size());
+    for (const auto& r : rows) {
+      bool sealed = isSealed(r.value);
+      // Opens (authenticates) every value, also those already under the current key.
+      std::string plain = openSecret(keyring.get(), r.id, r.provider, r.value);
+      if (sealed && sealedKeyId(r.value) == keyring->currentId()) continue;
+      SQLite::Statement up(db_, "UPDATE provider_keys SET value = ? WHERE id = ?");
+      up.bind(1, keyring->seal(plain, secretAad(r.id, r.provider)));
+      up.bind(2, r.id);
+      up.exec();
+      ++(sealed ? result.rotated : result.plaintext);
+    }
+    tx.commit();
+  }
+  keyring_ = std::move(keyring);
+  if (result.rotated + result.plaintext > 0) {
+    // The old values (in the clear, or under a key being retired) must not survive in free
+    // pages or in the write-ahead log: rebuild the file, then empty the log.
+    db_.exec("VACUUM");
+    db_.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+  }
+  return result;
 }
 
 ProviderRow Store::deleteProvider(const std::string& name) {

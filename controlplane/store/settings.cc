@@ -3,6 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/header_policy.h"
 #include "controlplane/store/store.h"
 
 namespace finops::cp {
@@ -21,17 +22,34 @@ void writeSetting(SQLite::Database& db, const char* key, const std::string& valu
   q.bind(2, value);
   q.exec();
 }
+
+// A stored JSON array of strings, or nullopt when the setting was never written.
+std::optional<std::vector<std::string>> readList(SQLite::Database& db, const char* key) {
+  auto v = readSetting(db, key);
+  if (!v) return std::nullopt;
+  std::vector<std::string> out;
+  auto j = nlohmann::json::parse(*v, nullptr, false);
+  if (j.is_array())
+    for (auto& h : j)
+      if (h.is_string()) out.push_back(h.get<std::string>());
+  return out;
+}
+
+void writeList(SQLite::Database& db, SettingList list, const std::vector<std::string>& entries) {
+  std::vector<std::string> normalized;
+  if (auto err = normalizeSettingList(list, entries, normalized))
+    throw StoreError(StoreError::Code::kInvalidArgument, *err);
+  writeSetting(db, settingListName(list), nlohmann::json(normalized).dump());
+}
 }  // namespace
 
 SettingsRow Store::settingsLocked() {
   SettingsRow s;
   if (auto v = readSetting(db_, "enforce_keys")) s.enforceKeys = *v != "false";
-  if (auto v = readSetting(db_, "forward_headers")) {
-    auto j = nlohmann::json::parse(*v, nullptr, false);
-    if (j.is_array())
-      for (auto& h : j)
-        if (h.is_string()) s.forwardHeaders.push_back(h.get<std::string>());
-  }
+  s.forwardHeaders = readList(db_, "forward_headers").value_or(std::vector<std::string>{});
+  s.allowedHeaders = readList(db_, "allowed_headers").value_or(defaultAllowedHeaders());
+  s.allowedOrigins = readList(db_, "allowed_origins").value_or(defaultAllowedOrigins());
+  s.extraHeaders = readList(db_, "extra_headers").value_or(std::vector<std::string>{});
   return s;
 }
 
@@ -44,17 +62,10 @@ SettingsRow Store::updateSettings(const SettingsPatch& patch) {
   std::lock_guard lock(mu_);
   SQLite::Transaction tx(db_);
   if (patch.enforceKeys) writeSetting(db_, "enforce_keys", *patch.enforceKeys ? "true" : "false");
-  if (patch.forwardHeaders) {
-    nlohmann::json arr = nlohmann::json::array();
-    for (const auto& h : *patch.forwardHeaders) {
-      if (h.empty() || h.find_first_of(" :\r\n\t") != std::string::npos)
-        throw StoreError(StoreError::Code::kInvalidArgument, "invalid header name: '" + h + "'");
-      std::string lower;
-      for (char c : h) lower.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
-      arr.push_back(lower);
-    }
-    writeSetting(db_, "forward_headers", arr.dump());
-  }
+  if (patch.forwardHeaders) writeList(db_, SettingList::kForwardHeaders, *patch.forwardHeaders);
+  if (patch.allowedHeaders) writeList(db_, SettingList::kAllowedHeaders, *patch.allowedHeaders);
+  if (patch.allowedOrigins) writeList(db_, SettingList::kAllowedOrigins, *patch.allowedOrigins);
+  if (patch.extraHeaders) writeList(db_, SettingList::kExtraHeaders, *patch.extraHeaders);
   bumpVersionLocked();
   SettingsRow s = settingsLocked();
   tx.commit();

@@ -16,6 +16,9 @@ SQLite::Database openDb(const std::string& path) {
   db.exec("PRAGMA journal_mode=WAL");
   db.exec("PRAGMA synchronous=NORMAL");
   db.exec("PRAGMA foreign_keys=ON");
+  // Deleted and overwritten rows (old provider key ciphertexts) are zeroed, not left in free
+  // space.
+  db.exec("PRAGMA secure_delete=ON");
   db.setBusyTimeout(5000);
   return db;
 }

@@ -9,19 +9,24 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "controlplane/store/secrets.h"
 #include "finops/v1/usage.pb.h"
 
 namespace finops::cp {
 
 class StoreError : public std::runtime_error {
  public:
-  enum class Code { kNotFound, kAlreadyExists, kInvalidArgument };
+  // kFailedPrecondition: the request is valid but the current state forbids it (e.g. revoking
+  // the last active admin token).
+  enum class Code { kNotFound, kAlreadyExists, kInvalidArgument, kFailedPrecondition };
   StoreError(Code code, const std::string& msg) : std::runtime_error(msg), code_(code) {}
   Code code() const { return code_; }
 
@@ -176,15 +181,54 @@ struct GrantPolicy {
   int64_t activeMs = 3'000;  // a node that reported this recently shares concurrency limits
 };
 
+// The effective settings: lists never set hold their defaults (common/header_policy.h), so a
+// snapshot always carries what applies. Header names lower case; origins normalised.
 struct SettingsRow {
   bool enforceKeys = true;
-  std::vector<std::string> forwardHeaders;  // lower case
+  std::vector<std::string> forwardHeaders;
+  std::vector<std::string> allowedHeaders;  // default: defaultAllowedHeaders()
+  std::vector<std::string> allowedOrigins;  // default: defaultAllowedOrigins()
+  std::vector<std::string> extraHeaders;
 };
 
+// An admin token's metadata; the token itself is never stored (only its SHA-256).
 struct AdminTokenRow {
   std::string id;
   std::string name;
-  std::string scope;
+  std::string scope;  // "admin" | "keys:write" | "read"
+  int64_t createdAt = 0;                // unix seconds
+  std::optional<int64_t> revokedAt;     // unix seconds; unset while active
+  std::optional<int64_t> lastUsedAt;    // unix seconds, at most a minute stale (see AuditPolicy)
+  std::string createdBy;                // id of the token that created it; "" for the first one
+};
+
+// One admin call, allowed or refused. Holds no secret.
+struct AuditRow {
+  int64_t id = 0;     // assigned by appendAudit
+  int64_t atMs = 0;   // unix milliseconds
+  std::string tokenId, tokenName, scope;  // empty when the call had no valid token
+  std::string method;   // AdminService method name
+  std::string target;   // the object the call named
+  std::string code;     // gRPC status code name ("OK", "PERMISSION_DENIED", ...)
+  std::string message;  // error message; empty on success
+  std::string peer;
+};
+
+struct AuditFilter {
+  int64_t sinceMs = 0;  // entries at or after; 0: no bound
+  int64_t untilMs = 0;  // entries before; 0: no bound
+  std::string token;    // token id or token name as recorded; empty: all
+  std::string method;   // exact method name (case-insensitive); empty: all
+  int limit = 100;      // 1..10000
+  int64_t beforeId = 0; // only entries with a smaller id (paging); 0: no bound
+};
+
+struct AuditPolicy {
+  // Entries older than this are deleted (checked on append, at most every pruneIntervalMs).
+  int64_t retentionMs = 365LL * 24 * 3600 * 1000;
+  int64_t pruneIntervalMs = 3600LL * 1000;
+  // An admin token's last_used_at is written at most this often (not a write per call).
+  int64_t lastUsedIntervalMs = 60LL * 1000;
 };
 
 // Everything a snapshot is built from, read in one transaction.
@@ -206,9 +250,14 @@ struct ProviderPatch {
   std::optional<std::string> vertexProject, vertexLocation, tokenUrl;
 };
 
+// Each list set here replaces the stored one; it is validated and normalised by
+// normalizeSettingList (bad entries: StoreError kInvalidArgument).
 struct SettingsPatch {
   std::optional<bool> enforceKeys;
   std::optional<std::vector<std::string>> forwardHeaders;
+  std::optional<std::vector<std::string>> allowedHeaders;
+  std::optional<std::vector<std::string>> allowedOrigins;
+  std::optional<std::vector<std::string>> extraHeaders;
 };
 
 class Store {
@@ -216,10 +265,32 @@ class Store {
   // Opens (creating directories and the file as needed) and migrates. Throws on failure.
   explicit Store(const std::string& path);
 
-  // --- admin tokens (admin_tokens.cc)
+  // --- admin tokens (admin_tokens.cc). Tokens are "fo-admin-" + 256 random bits, stored only
+  // as their SHA-256; the secret is returned once, by the call that creates it.
   // Creates the first admin token if none exists; returns it (the only time it is seen).
   std::optional<std::string> ensureInitialAdminToken();
+  // The active token with this secret, if any (no write).
   std::optional<AdminTokenRow> findAdminToken(std::string_view token);
+  // findAdminToken, then records last_used_at = nowMs if the last write for that token is older
+  // than AuditPolicy::lastUsedIntervalMs (so at most one write a minute per token).
+  std::optional<AdminTokenRow> authenticateAdminToken(std::string_view token, int64_t nowMs);
+  // Scope must be "admin", "keys:write" or "read"; the name (validateDisplayName) must be unique
+  // among active tokens (kAlreadyExists). Returns the row and the secret.
+  std::pair<AdminTokenRow, std::string> createAdminToken(const std::string& name,
+                                                         const std::string& scope,
+                                                         const std::string& createdBy);
+  // Newest first; revoked ones too when includeRevoked.
+  std::vector<AdminTokenRow> listAdminTokens(bool includeRevoked);
+  // `ref` is an id or an active token's name. Revoking a revoked token changes nothing.
+  // kFailedPrecondition when it is the last active admin-scope token.
+  AdminTokenRow revokeAdminToken(const std::string& ref);
+
+  // --- audit log (audit.cc)
+  // Appends `row` (its id is assigned and returned); prunes old entries now and then.
+  int64_t appendAudit(const AuditRow& row);
+  // Newest first (by id). Throws kInvalidArgument for a limit outside 1..10000.
+  std::vector<AuditRow> listAudit(const AuditFilter& f);
+  void setAuditPolicy(const AuditPolicy& p);
 
   // --- providers (providers.cc)
   ProviderRow createProvider(ProviderRow row, const std::vector<std::string>& keys);
@@ -227,6 +298,19 @@ class Store {
   ProviderRow getProvider(const std::string& name);
   std::vector<ProviderRow> listProviders();
   ProviderRow deleteProvider(const std::string& name);
+
+  // --- provider secrets at rest (providers.cc, secrets.h). Provider keys are stored sealed
+  // (AES-256-GCM) under the installed keyring's current key, bound to their row; the methods
+  // above return them decrypted, never sealed. Without an installed keyring, storing a provider
+  // key throws SecretsError, and so does reading a sealed one.
+  // Ids of the master keys the stored provider keys are sealed under.
+  std::set<std::string> providerSecretKeyIds();
+  // Installs `keyring` and, in one transaction, opens every stored provider key (all must
+  // authenticate) and re-seals under the current key those sealed under another key or stored
+  // in the clear by an older version; then, if it rewrote any, vacuums the database so no old
+  // bytes remain. Throws SecretsError naming the provider and row that cannot be opened, and
+  // then installs nothing and changes nothing.
+  KeyringInstallResult installKeyring(std::shared_ptr<const Keyring> keyring);
 
   // --- virtual keys (keys.cc). `id` arguments take an id or a live key's name.
   // Returns the row and the secret key (shown once).
@@ -315,6 +399,14 @@ class Store {
   std::map<std::string, int64_t> nodesLastSeen_;
   GrantPolicy policy_;
   int64_t startedMs_ = 0;
+
+  // Admin tokens and audit (admin_tokens.cc, audit.cc), GUARDED_BY(mu_).
+  AuditPolicy auditPolicy_;
+  std::map<std::string, int64_t> tokenUsedWrittenMs_;  // token id -> last last_used_at write
+  int64_t auditPrunedMs_ = 0;                          // last retention check
+
+  // Provider secrets (providers.cc), GUARDED_BY(mu_); null until installKeyring.
+  std::shared_ptr<const Keyring> keyring_;
 };
 
 // Helpers shared by the store's files.
@@ -327,5 +419,7 @@ void validateDisplayName(const std::string& what, const std::string& name);
 // Prefix of virtual keys.
 inline constexpr const char* kVirtualKeyPrefix = "sk-fo-";
 inline constexpr const char* kAdminTokenPrefix = "fo-admin-";
+// True for the admin token scopes: "admin", "keys:write", "read".
+bool isAdminScope(const std::string& scope);
 
 }  // namespace finops::cp

@@ -168,11 +168,19 @@ std::shared_ptr<const ConfigSnapshot> compileSnapshot(const finops::v1::Snapshot
     price.perSecond = p.per_second();
     out->prices.add(p.provider(), p.model(), price);
   }
-  out->enforceKeys = s.settings().enforce_keys();
-  for (const auto& h : s.settings().forward_headers()) {
-    std::string lower;
-    for (char c : h) lower.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
-    out->forwardHeaders.insert(lower);
+  const auto& settings = s.settings();
+  out->enforceKeys = settings.enforce_keys();
+  for (const auto& h : settings.forward_headers()) out->forwardHeaders.insert(asciiLower(h));
+  for (const auto& h : settings.extra_headers()) out->extraHeaders.add(asciiLower(h));
+  for (const auto& h : settings.allowed_headers()) out->corsAllowedHeaders.add(asciiLower(h));
+  for (const auto& o : settings.allowed_origins()) {
+    std::string originError;
+    auto pattern = parseOriginPattern(o, &originError);
+    if (!pattern) {
+      *error = "allowed_origins: " + originError;
+      return nullptr;
+    }
+    out->corsOrigins.push_back(std::move(*pattern));
   }
   return out;
 }

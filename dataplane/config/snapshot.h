@@ -13,6 +13,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "common/header_policy.h"
 #include "common/url.h"
 #include "dataplane/governance/pricing.h"
 #include "dataplane/governance/quota.h"
@@ -80,7 +81,14 @@ struct ConfigSnapshot {
       providers;
   std::unordered_map<std::string, KeyEntry, StringHash, std::equal_to<>> keysByHash;
   bool enforceKeys = true;
-  std::unordered_set<std::string> forwardHeaders;  // lower case
+  // Client headers forwarded upstream as they are (lower case; never the ones
+  // isNeverForwardedHeader names, whatever the snapshot says).
+  std::unordered_set<std::string> forwardHeaders;
+  // Names <name> a client may send as "x-bf-eh-<name>" to have "<name>" forwarded upstream.
+  HeaderMatcher extraHeaders;
+  // Browser access (CORS): the request headers a page may send, the origins it may come from.
+  HeaderMatcher corsAllowedHeaders;
+  std::vector<OriginPattern> corsOrigins;
   std::unordered_map<std::string, LimitDef> limits;  // by id; node-based, pointers stay valid
   PriceTable prices;
 

@@ -28,8 +28,36 @@ finops::v1::DataPlaneMessage applyPush(const finops::v1::ConfigPush& push, Confi
   return reply;
 }
 
-Subscriber::Subscriber(std::string target, std::string nodeId, ConfigStore& store)
-    : target_(std::move(target)), nodeId_(std::move(nodeId)), store_(store) {}
+namespace {
+
+// What to check when the link to the control plane cannot be established.
+std::string linkHint(const ChannelSecurity& security, const grpc::Status& status) {
+  // Only for a link that was never established (not for a stream that broke).
+  if (status.error_code() != grpc::StatusCode::UNAVAILABLE ||
+      status.error_message().find("failed to connect") == std::string::npos)
+    return {};
+  if (status.error_message().find("Connection refused") != std::string::npos)
+    return "nothing listens at the control plane address";
+  if (!security.tls())
+    return "if the control plane serves TLS, pass --control-plane-ca FILE (and "
+           "--control-plane-cert/--control-plane-key if it requires client certificates)";
+  if (!security.clientCertificate)
+    return "check that --control-plane-ca signed the control plane's certificate; if the control "
+           "plane requires client certificates (--tls-client-ca), pass --control-plane-cert and "
+           "--control-plane-key";
+  return "check that --control-plane-ca signed the control plane's certificate (and "
+         "--control-plane-server-name matches it), and that the control plane's --tls-client-ca "
+         "signed --control-plane-cert; the control plane's log names the handshake error";
+}
+
+}  // namespace
+
+Subscriber::Subscriber(std::string target, std::string nodeId, ConfigStore& store,
+                       ChannelSecurity security)
+    : target_(std::move(target)),
+      nodeId_(std::move(nodeId)),
+      security_(std::move(security)),
+      store_(store) {}
 
 Subscriber::~Subscriber() { stop(); }
 
@@ -55,23 +83,38 @@ void Subscriber::run() {
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
   args.SetMaxReceiveMessageSize(64 * 1024 * 1024);
-  auto channel = grpc::CreateCustomChannel(target_, grpc::InsecureChannelCredentials(), args);
+  auto channel = security_.createChannel(target_, args);
   auto stub = finops::v1::ConfigService::NewStub(channel);
   std::mt19937 rng(std::random_device{}());
   auto backoff = std::chrono::milliseconds(100);
   const auto maxBackoff = std::chrono::milliseconds(1000);
   bool warnedDown = false;
+  auto lastWarning = std::chrono::steady_clock::time_point();
+  const auto warnEvery = std::chrono::seconds(30);
 
   for (;;) {
+    // Wait for the channel to connect (it retries on its own short backoff), so that a restarted
+    // control plane is picked up as soon as it listens; in 250 ms slices, so stop() is not held
+    // up. If it does not connect within 2 s the call below fails fast with gRPC's reason
+    // (refused, TLS handshake failed, ...), which is logged, rather than waiting silently.
+    bool ready = false;
+    const auto connectUntil = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    for (;;) {
+      {
+        std::lock_guard lock(mu_);
+        if (stopping_) return;
+      }
+      ready = channel->WaitForConnected(std::chrono::system_clock::now() +
+                                        std::chrono::milliseconds(250));
+      if (ready || std::chrono::steady_clock::now() >= connectUntil) break;
+    }
     grpc::ClientContext ctx;
     {
       std::lock_guard lock(mu_);
       if (stopping_) return;
       activeCall_ = &ctx;
     }
-    // Wait for the channel to connect (it retries on its own short backoff) instead of
-    // failing fast, so a restarted control plane is picked up as soon as it listens.
-    ctx.set_wait_for_ready(true);
+    ctx.set_wait_for_ready(ready);
     auto stream = stub->StreamConfig(&ctx);
     finops::v1::DataPlaneMessage hello;
     hello.mutable_hello()->set_node_id(nodeId_);
@@ -98,12 +141,24 @@ void Subscriber::run() {
       activeCall_ = nullptr;
       if (stopping_) return;
     }
-    if (store_.connected() || !warnedDown) {
-      log::warn("control plane stream lost; serving the last good config and reconnecting",
-                {{"control_plane", target_},
-                 {"grpc_code", static_cast<int>(status.error_code())},
-                 {"error", status.error_message()}});
+    auto now = std::chrono::steady_clock::now();
+    if (store_.connected() || !warnedDown || now - lastWarning >= warnEvery) {
+      nlohmann::json fields = {{"control_plane", target_},
+                               {"transport", security_.mode()},
+                               {"grpc_code", static_cast<int>(status.error_code())},
+                               {"error", status.error_message()}};
+      if (std::string hint = linkHint(security_, status); !hint.empty()) fields["hint"] = hint;
+      if (store_.connected())
+        log::warn("control plane stream lost; serving the last good config and reconnecting",
+                  fields);
+      else if (store_.get())
+        log::warn("cannot reach the control plane; serving the last good config and retrying",
+                  fields);
+      else
+        log::warn("cannot reach the control plane; not ready until it sends a config; retrying",
+                  fields);
       warnedDown = true;
+      lastWarning = now;
     }
     store_.setConnected(false);
     // Full jitter in [backoff/2, backoff].

@@ -2,6 +2,10 @@
 // pushed snapshot (build first, then swap), ACKs or NACKs it, and reconnects with
 // exponential backoff and jitter when the stream breaks. The ConfigStore keeps serving the
 // last good snapshot meanwhile.
+//
+// A link that cannot be established (control plane down, TLS handshake refused, e.g. a missing
+// or untrusted client certificate under mutual TLS) is retried the same way and logged as a
+// warning with gRPC's reason, again every 30 s while it lasts.
 #pragma once
 
 #include <condition_variable>
@@ -10,6 +14,7 @@
 #include <string>
 #include <thread>
 
+#include "common/grpc_tls.h"
 #include "dataplane/config/snapshot.h"
 #include "finops/v1/config.pb.h"
 
@@ -21,7 +26,9 @@ finops::v1::DataPlaneMessage applyPush(const finops::v1::ConfigPush& push, Confi
 
 class Subscriber {
  public:
-  Subscriber(std::string target, std::string nodeId, ConfigStore& store);
+  // `security`: plaintext by default, else the TLS credentials for the control plane link.
+  Subscriber(std::string target, std::string nodeId, ConfigStore& store,
+             ChannelSecurity security = {});
   ~Subscriber();
   void start();
   void stop();
@@ -31,6 +38,7 @@ class Subscriber {
 
   const std::string target_;
   const std::string nodeId_;
+  const ChannelSecurity security_;
   ConfigStore& store_;
   std::thread thread_;
   std::mutex mu_;

@@ -26,8 +26,7 @@ Reporter::Reporter(ReporterOptions options, Quota& quota, ConfigStore& config)
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
   args.SetMaxSendMessageSize(64 * 1024 * 1024);
-  stub_ = v1::UsageService::NewStub(
-      grpc::CreateCustomChannel(options_.target, grpc::InsecureChannelCredentials(), args));
+  stub_ = v1::UsageService::NewStub(options_.security.createChannel(options_.target, args));
 }
 
 Reporter::~Reporter() { stopAndFlush(std::chrono::milliseconds(0)); }
@@ -75,8 +74,9 @@ bool Reporter::reportOnce(bool withDemands) {
   grpc::Status st = stub_->Report(&ctx, report, &reply);
   if (!st.ok()) {
     quota_.unsent(demands);
-    log::warn("usage report failed; will retry",
-              {{"error", st.error_message()}, {"buffered", buffered()}});
+    log::warn("usage report failed; will retry", {{"error", st.error_message()},
+                                                  {"buffered", buffered()},
+                                                  {"transport", options_.security.mode()}});
     return false;
   }
   {

@@ -14,6 +14,7 @@
 #include <string>
 #include <thread>
 
+#include "common/grpc_tls.h"
 #include "dataplane/config/snapshot.h"
 #include "dataplane/governance/quota.h"
 #include "finops/v1/usage.grpc.pb.h"
@@ -21,8 +22,9 @@
 namespace finops::dp {
 
 struct ReporterOptions {
-  std::string target;    // control plane address
-  std::string nodeName;  // --node-id
+  std::string target;        // control plane address
+  std::string nodeName;      // --node-id
+  ChannelSecurity security;  // plaintext by default, else the control plane link's TLS
   size_t maxBuffered = 200'000;
   size_t maxBatch = 2'000;
   std::chrono::milliseconds interval{100};

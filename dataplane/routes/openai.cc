@@ -6,8 +6,11 @@
 
 #include "common/log.h"
 #include "dataplane/governance/rules.h"
+#include "dataplane/routes/forward_headers.h"
 #include "dataplane/routes/models_cache.h"
 #include "dataplane/routes/routing.h"
+#include "dataplane/schema/json_limits.h"
+#include "dataplane/server/server.h"
 #include "dataplane/translate/factory.h"
 #include "dataplane/upstream/google_auth.h"
 
@@ -19,21 +22,6 @@ using nlohmann::json;
 
 namespace {
 
-bool isHopByHop(std::string_view name) {
-  static const char* kHop[] = {"connection", "keep-alive", "proxy-connection", "proxy-authenticate",
-                               "proxy-authorization", "te", "trailer", "transfer-encoding",
-                               "upgrade", "host", "content-length"};
-  for (auto* h : kHop)
-    if (beast::iequals(name, h)) return true;
-  return false;
-}
-
-bool isCredential(std::string_view name) {
-  return beast::iequals(name, "authorization") || beast::iequals(name, "x-api-key") ||
-         beast::iequals(name, "x-bf-vk") || beast::iequals(name, "x-goog-api-key") ||
-         beast::iequals(name, "anthropic-version") || beast::iequals(name, "anthropic-beta");
-}
-
 ApiError badRequest(std::string message, std::string param = "", std::string code = "") {
   return apiError(400, "invalid_request_error", std::move(code), std::move(message), std::move(param));
 }
@@ -43,11 +31,12 @@ ApiError badRequest(std::string message, std::string param = "", std::string cod
 // (a pipelined request) are kept and handed back to the session.
 class DisconnectWatcher {
  public:
-  DisconnectWatcher(beast::tcp_stream& client, upstream::Connection& up)
+  DisconnectWatcher(ClientStream& client, upstream::Connection& up)
       : state_(std::make_shared<State>(client.get_executor())), client_(client) {
     state_->upstream = &up;
     auto st = state_;
-    client_.socket().async_read_some(
+    // Through the stream (not the raw socket): with TLS the bytes are records to decrypt.
+    client_.async_read_some(
         net::buffer(st->bytes), [st](beast::error_code ec, size_t n) {
           st->done = true;
           st->got = n;
@@ -66,7 +55,7 @@ class DisconnectWatcher {
     state_->upstream = nullptr;
     if (!state_->done) {
       beast::error_code ec;
-      client_.socket().cancel(ec);
+      client_.cancel();
       state_->signal.expires_at(std::chrono::steady_clock::time_point::max());
       while (!state_->done) co_await state_->signal.async_wait(redirect_error(use_awaitable, ec));
     }
@@ -88,7 +77,7 @@ class DisconnectWatcher {
     upstream::Connection* upstream = nullptr;
   };
   std::shared_ptr<State> state_;
-  beast::tcp_stream& client_;
+  ClientStream& client_;
 };
 
 int64_t wallNowMs() {
@@ -190,6 +179,28 @@ class Accounting {
   bool done_ = false;
 };
 
+const ServerOptions kDefaultLimits;  // when an Exchange carries no server options (tests)
+
+// --max-messages: the conversation array of a chat body ("messages" for OpenAI chat
+// completions and Anthropic messages, "contents" for Gemini).
+std::optional<ApiError> tooManyMessages(const Exchange& ex, Endpoint endpoint,
+                                        std::string_view body, const json_scan::Result& scan) {
+  std::string_view field;
+  switch (endpoint) {
+    case Endpoint::kChatCompletions:
+    case Endpoint::kMessages:
+    case Endpoint::kCountTokens: field = "messages"; break;
+    case Endpoint::kGenerateContent: field = "contents"; break;
+    default: return std::nullopt;
+  }
+  size_t max = ex.server ? ex.server->maxMessages : kDefaultLimits.maxMessages;
+  long long n = json_limits::memberArrayLength(body, scan, field);
+  if (n < 0 || static_cast<size_t>(n) <= max) return std::nullopt;
+  return badRequest("'" + std::string(field) + "' has " + std::to_string(n) +
+                        " entries; this gateway accepts at most " + std::to_string(max) + ".",
+                    std::string(field), "too_many_messages");
+}
+
 ApiError upstreamFailure(const beast::error_code& ec, const ProviderRoute& route) {
   if (ec == beast::error::timeout)
     return apiError(504, "timeout", "upstream_timeout",
@@ -204,7 +215,17 @@ net::awaitable<void> handleProxy(Exchange& ex, ProxyRequest pr) {
   const Endpoint endpoint = pr.endpoint;
   // Validate the body without building a DOM; note where "model" and "stream" are.
   std::string_view bodyText = ex.req.body();
-  json_scan::Result scan = json_scan::scan(bodyText);
+  // Hostile input: the nesting depth is found by a byte scan before any parser recurses.
+  const int maxDepth = ex.server ? ex.server->maxJsonDepth : kDefaultLimits.maxJsonDepth;
+  if (json_limits::tooDeep(bodyText, maxDepth)) {
+    serverStats().rejectedJsonTooDeep.fetch_add(1, std::memory_order_relaxed);
+    co_await sendError(ex, badRequest("The JSON body's nesting is deeper than this gateway "
+                                      "accepts (at most " + std::to_string(maxDepth) +
+                                          " levels of objects and arrays).",
+                                      "", "json_too_deep"));
+    co_return;
+  }
+  json_scan::Result scan = json_scan::scan(bodyText, maxDepth);
   if (!scan.ok) {
     co_await sendError(ex, badRequest("We could not parse the JSON body of your request (" +
                                       scan.error +
@@ -213,6 +234,11 @@ net::awaitable<void> handleProxy(Exchange& ex, ProxyRequest pr) {
   }
   if (!scan.isObject) {
     co_await sendError(ex, badRequest("The request body must be a JSON object."));
+    co_return;
+  }
+  if (auto err = tooManyMessages(ex, endpoint, bodyText, scan)) {
+    serverStats().rejectedTooManyMessages.fetch_add(1, std::memory_order_relaxed);
+    co_await sendError(ex, *err);
     co_return;
   }
   std::string model;
@@ -373,17 +399,9 @@ net::awaitable<void> handleProxy(Exchange& ex, ProxyRequest pr) {
     up.set("anthropic-version", version.empty() ? std::string_view("2023-06-01") : version);
   }
   for (const auto& [name, value] : call.headers) up.set(name, value);
-  if (!ex.config->forwardHeaders.empty()) {
-    for (const auto& f : ex.req) {
-      std::string_view name = f.name_string();
-      if (isHopByHop(name) || isCredential(name) || beast::iequals(name, "content-type") ||
-          beast::iequals(name, "accept") || beast::iequals(name, "accept-encoding"))
-        continue;
-      std::string lower(name);
-      for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      if (ex.config->forwardHeaders.count(lower)) up.insert(name, f.value());
-    }
-  }
+  for (auto& [name, value] :
+       selectForwardHeaders(ex.req, ex.config->forwardHeaders, ex.config->extraHeaders, up))
+    up.insert(name, value);
   up.keep_alive(true);
   up.body() = std::move(call.body);
   up.prepare_payload();
@@ -416,6 +434,7 @@ net::awaitable<void> handleProxy(Exchange& ex, ProxyRequest pr) {
     res.set(http::field::cache_control, "no-cache");
     res.set("x-request-id", ex.requestId);
     if (ex.dialect == Dialect::kAnthropic) res.set("request-id", ex.requestId);
+    for (const auto& [name, value] : ex.corsHeaders) res.set(name, value);
     res.keep_alive(ex.keepAlive);
     res.chunked(true);
     http::response_serializer<http::empty_body> sr{res};

@@ -10,6 +10,7 @@
 
 #include "dataplane/config/snapshot.h"
 #include "dataplane/governance/governance.h"
+#include "dataplane/server/client_stream.h"
 #include "dataplane/translate/translator.h"
 #include "dataplane/upstream/client.h"
 
@@ -19,8 +20,10 @@ namespace net = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 
+struct ServerOptions;
+
 struct Exchange {
-  beast::tcp_stream& stream;
+  ClientStream& stream;  // plain TCP or TLS; timeouts via stream.expires_after
   beast::flat_buffer& buffer;  // the connection's read buffer
   http::request<http::string_body>& req;
   upstream::Pool& pool;
@@ -31,6 +34,8 @@ struct Exchange {
   Dialect dialect = Dialect::kOpenAI;            // how errors are rendered
   // Extra headers for the response (rate-limit headers, retry hints).
   std::vector<std::pair<std::string, std::string>> responseHeaders;
+  // CORS headers every response to this request carries (set by dispatch for an allowed Origin).
+  std::vector<std::pair<std::string, std::string>> corsHeaders;
 
   // Outcome, for the access log.
   unsigned status = 0;
@@ -38,6 +43,8 @@ struct Exchange {
   std::string provider;
   bool streamed = false;
   bool keepAlive = true;  // false: close the connection after this exchange
+  // The server's options (limits); null in tests that build an Exchange by hand.
+  const ServerOptions* server = nullptr;
 };
 
 // Writes a complete response (adds x-request-id, keep-alive, content-length).

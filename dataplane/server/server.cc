@@ -7,7 +7,9 @@
 #include "common/log.h"
 #include "dataplane/governance/rules.h"
 #include "dataplane/routes/openai.h"
+#include "dataplane/server/cors.h"
 #include "dataplane/server/exchange.h"
+#include "dataplane/server/request_route.h"
 
 namespace finops::dp {
 
@@ -40,93 +42,6 @@ std::string newRequestId() {
   return id;
 }
 
-// The keys a client presented, in order of precedence: x-bf-vk (set on purpose for the
-// gateway), Authorization: Bearer (where the OpenAI SDK and the Anthropic SDK 1.x put their
-// apiKey), x-api-key (Anthropic SDK 0.x), x-goog-api-key (@google/genai), and "key=" in the
-// query string (Gemini's other way).
-std::array<std::string_view, 5> presentedKeys(const http::request<http::string_body>& req) {
-  std::array<std::string_view, 5> keys;
-  keys[0] = req["x-bf-vk"];
-  if (auto auth = req[http::field::authorization];
-      auth.size() > 7 && beast::iequals(auth.substr(0, 7), "bearer ")) {
-    auto k = auth.substr(7);
-    while (!k.empty() && k.front() == ' ') k.remove_prefix(1);
-    keys[1] = k;
-  }
-  keys[2] = req["x-api-key"];
-  keys[3] = req["x-goog-api-key"];
-  std::string_view target = req.target();
-  if (size_t q = target.find('?'); q != std::string_view::npos) {
-    std::string_view query = target.substr(q + 1);
-    while (!query.empty()) {
-      size_t amp = query.find('&');
-      std::string_view pair = query.substr(0, amp);
-      if (pair.starts_with("key=")) keys[4] = pair.substr(4);  // keys are URL-safe
-      if (amp == std::string_view::npos) break;
-      query.remove_prefix(amp + 1);
-    }
-  }
-  return keys;
-}
-
-enum class Route {
-  kNone, kHealthz, kReadyz, kMetrics, kModels, kModel, kChat, kCompletions, kEmbeddings,
-  kAnthropicMessages, kAnthropicCountTokens, kGenai
-};
-
-struct Resolved {
-  Route route = Route::kNone;
-  std::string_view rest;  // model id for kModel; "model:method" for kGenai
-};
-
-Resolved resolve(std::string_view path) {
-  if (path == "/healthz") return {Route::kHealthz, {}};
-  if (path == "/readyz") return {Route::kReadyz, {}};
-  if (path == "/metrics") return {Route::kMetrics, {}};
-  if (path.starts_with("/anthropic/")) {
-    std::string_view p = path.substr(11);
-    while (!p.empty() && p.back() == '/') p.remove_suffix(1);
-    if (p == "v1/messages") return {Route::kAnthropicMessages, {}};
-    if (p == "v1/messages/count_tokens") return {Route::kAnthropicCountTokens, {}};
-    return {};
-  }
-  if (path.starts_with("/genai/")) {
-    // @google/genai: {base}/v1beta/models/{model}:{method} (2.x), /v1/... (3.x).
-    std::string_view p = path.substr(7);
-    for (std::string_view v : {"v1beta/models/", "v1/models/", "v1beta1/models/"}) {
-      if (p.starts_with(v) && p.size() > v.size()) return {Route::kGenai, p.substr(v.size())};
-    }
-    return {};
-  }
-  std::string_view p;
-  for (std::string_view prefix : {"/openai/v1/", "/v1/", "/openai/"}) {
-    if (path.starts_with(prefix)) {
-      p = path.substr(prefix.size());
-      break;
-    }
-  }
-  if (p.empty()) return {};
-  while (!p.empty() && p.back() == '/') p.remove_suffix(1);
-  if (p == "chat/completions") return {Route::kChat, {}};
-  if (p == "completions") return {Route::kCompletions, {}};
-  if (p == "embeddings") return {Route::kEmbeddings, {}};
-  if (p == "models") return {Route::kModels, {}};
-  if (p.starts_with("models/") && p.size() > 7) return {Route::kModel, p.substr(7)};
-  return {};
-}
-
-http::verb allowedMethod(Route r) {
-  switch (r) {
-    case Route::kChat:
-    case Route::kCompletions:
-    case Route::kEmbeddings:
-    case Route::kAnthropicMessages:
-    case Route::kAnthropicCountTokens:
-    case Route::kGenai: return http::verb::post;
-    default: return http::verb::get;
-  }
-}
-
 net::awaitable<void> handleReadyz(Exchange& ex, ConfigStore& store) {
   auto cfg = store.get();
   bool draining = serverStats().draining.load();
@@ -148,9 +63,49 @@ net::awaitable<void> handleMetrics(Exchange& ex) {
     out.append("# TYPE ").append(name).append(" ").append(type).append("\n");
     out.append(name).append(" ").append(std::to_string(v)).append("\n");
   };
+  // One series per label value, under one HELP/TYPE.
+  auto labelled = [&](const char* name, const char* type, const char* help, const char* label,
+                      std::initializer_list<std::pair<const char*, int64_t>> values) {
+    out.append("# HELP ").append(name).append(" ").append(help).append("\n");
+    out.append("# TYPE ").append(name).append(" ").append(type).append("\n");
+    for (const auto& [value, v] : values)
+      out.append(name).append("{").append(label).append("=\"").append(value).append("\"} ")
+          .append(std::to_string(v)).append("\n");
+  };
   auto& stats = serverStats();
   metric("finops_requests_in_flight", "gauge", "Requests being handled.", stats.inFlight.load());
   metric("finops_connections", "gauge", "Open client connections.", stats.connections.load());
+  if (ex.server)
+    metric("finops_connections_max", "gauge", "Most client connections served at once (--max-connections).",
+           static_cast<int64_t>(ex.server->maxConnections));
+  labelled("finops_connections_refused_total", "counter",
+           "Connections turned away with 503 too_many_connections (or closed at once when too "
+           "many refusals were already being answered).",
+           "reason", {{"max_connections", stats.refusedMaxConnections.load()}});
+  labelled("finops_client_timeouts_total", "counter",
+           "Connections closed because the client was too slow, by phase (--header-timeout, "
+           "--body-timeout).",
+           "phase", {{"tls_handshake", stats.timeoutsHandshake.load()},
+                     {"header", stats.timeoutsHeader.load()},
+                     {"body", stats.timeoutsBody.load()}});
+  labelled("finops_requests_rejected_total", "counter",
+           "Requests refused by a hostile-input limit or as malformed, by reason.", "reason",
+           {{"headers_too_large", stats.rejectedHeaderTooLarge.load()},
+            {"body_too_large", stats.rejectedBodyTooLarge.load()},
+            {"json_too_deep", stats.rejectedJsonTooDeep.load()},
+            {"too_many_messages", stats.rejectedTooManyMessages.load()},
+            {"malformed", stats.rejectedMalformed.load()}});
+  if (ex.server && ex.server->tls) {
+    const ListenerTls& tls = *ex.server->tls;
+    metric("finops_tls_handshake_failures_total", "counter",
+           "TLS handshakes on the listener that failed (not timeouts).",
+           stats.tlsHandshakeFailures.load());
+    metric("finops_tls_certificate_expiry_timestamp_seconds", "gauge",
+           "When the listener's current certificate expires (Unix time).", tls.notAfterUnix());
+    labelled("finops_tls_certificate_reloads_total", "counter",
+             "Listener certificate reloads (SIGHUP or changed files), by result.", "result",
+             {{"ok", tls.reloads()}, {"error", tls.reloadFailures()}});
+  }
   if (Governance* g = ex.gov) {
     metric("finops_unpriced_requests_total", "counter",
            "Requests charged $0 because their model has no price.", g->unpricedRequests.load());
@@ -178,11 +133,53 @@ net::awaitable<void> dispatch(Exchange& ex, ConfigStore& store) {
     ex.dialect = Dialect::kGemini;
   else if (path.starts_with("/anthropic/"))
     ex.dialect = Dialect::kAnthropic;
+  // Browsers: a preflight is answered before authentication (it carries no key); an actual
+  // request from an origin that is not allowed is refused before anything goes upstream (a
+  // "simple" request needs no preflight); an allowed origin's responses all carry CORS headers.
+  ex.config = store.get();
+  std::string_view origin = ex.req[http::field::origin];
+  bool isOptions = ex.req.method() == http::verb::options;
+  if (isOptions && !origin.empty() &&
+      ex.req.find(http::field::access_control_request_method) != ex.req.end()) {
+    if (r.route == Route::kNone) {
+      co_await sendError(ex, apiError(404, "invalid_request_error", "unknown_route",
+                                      "Invalid URL (OPTIONS " + std::string(path) + ")", ""));
+    } else if (!ex.config) {
+      co_await sendError(ex, apiError(503, "server_error", "not_ready",
+                                      "the gateway has not received its configuration yet", ""));
+    } else {
+      auto d = cors::preflight(ex.config->corsOrigins, ex.config->corsAllowedHeaders, origin,
+                               ex.req[http::field::access_control_request_method],
+                               ex.req[http::field::access_control_request_headers]);
+      if (!d.allowed) {
+        co_await sendError(ex, apiError(403, "invalid_request_error", d.code, d.message, ""));
+      } else {
+        http::response<http::string_body> res{http::status::no_content, 11};
+        for (const auto& [name, value] : d.headers) res.set(name, value);
+        co_await sendResponse(ex, res);
+      }
+    }
+    co_return;
+  }
+  if (!origin.empty() && ex.config) {
+    auto d = cors::actual(ex.config->corsOrigins, origin);
+    if (!d.allowed) {
+      co_await sendError(ex, apiError(403, "invalid_request_error", d.code, d.message, ""));
+      co_return;
+    }
+    ex.corsHeaders = std::move(d.headers);
+  }
   if (r.route == Route::kNone) {
     co_await sendError(ex, apiError(404, "invalid_request_error", "unknown_route",
                                     "Invalid URL (" + std::string(ex.req.method_string()) + " " +
                                         std::string(path) + ")",
                                     ""));
+    co_return;
+  }
+  if (isOptions) {
+    http::response<http::string_body> res{http::status::no_content, 11};
+    res.set(http::field::allow, std::string(http::to_string(allowedMethod(r.route))) + ", OPTIONS");
+    co_await sendResponse(ex, res);
     co_return;
   }
   if (ex.req.method() != allowedMethod(r.route)) {
@@ -206,7 +203,6 @@ net::awaitable<void> dispatch(Exchange& ex, ConfigStore& store) {
     co_await handleMetrics(ex);
     co_return;
   }
-  ex.config = store.get();
   if (!ex.config) {
     co_await sendError(ex, apiError(503, "server_error", "not_ready",
                                     "the gateway has not received its configuration yet", ""));
@@ -276,36 +272,68 @@ void accessLog(const Exchange& ex, std::chrono::steady_clock::time_point start) 
   log::writeRaw(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
-// Answers a request that could not be parsed, then the connection is closed.
-net::awaitable<void> sendParseError(beast::tcp_stream& stream, beast::flat_buffer& buffer,
-                                    upstream::Pool& pool, const beast::error_code& ec) {
-  http::request<http::string_body> dummy;
-  Exchange ex{stream, buffer, dummy, pool, newRequestId()};
-  ex.keepAlive = false;
-  ApiError e = apiError(400, "invalid_request_error", "", "Malformed HTTP request: " + ec.message(), "");
+// An Exchange for one request on a connection. (A function, not a braced initialiser in the
+// coroutines: GCC 12 miscompiles those.)
+Exchange makeExchange(ClientStream& stream, beast::flat_buffer& buffer,
+                      http::request<http::string_body>& req, upstream::Pool& pool,
+                      const ServerOptions& opt) {
+  Exchange ex{stream, buffer, req, pool, newRequestId()};
+  ex.gov = opt.governance;
+  ex.server = &opt;
+  return ex;
+}
+
+// How errors are rendered for a path, before dispatch() has looked at it.
+Dialect dialectForPath(std::string_view target) {
+  std::string_view path = target.substr(0, target.find('?'));
+  if (path.starts_with("/anthropic/")) return Dialect::kAnthropic;
+  if (path.starts_with("/genai/")) return Dialect::kGemini;
+  return Dialect::kOpenAI;
+}
+
+ApiError parseError(const beast::error_code& ec) {
+  auto& stats = serverStats();
   if (ec == http::error::body_limit) {
-    e = apiError(413, "invalid_request_error", "request_too_large",
-                 "The request body is larger than the gateway's limit.", "");
-  } else if (ec == http::error::header_limit) {
-    e = apiError(431, "invalid_request_error", "headers_too_large",
-                 "The request headers are larger than the gateway's limit.", "");
+    stats.rejectedBodyTooLarge.fetch_add(1);
+    return apiError(413, "invalid_request_error", "request_too_large",
+                    "The request body is larger than the gateway's limit.", "");
   }
-  co_await sendError(ex, e);
+  if (ec == http::error::header_limit) {
+    stats.rejectedHeaderTooLarge.fetch_add(1);
+    return apiError(431, "invalid_request_error", "headers_too_large",
+                    "The request headers are larger than the gateway's limit.", "");
+  }
+  stats.rejectedMalformed.fetch_add(1);
+  return apiError(400, "invalid_request_error", "", "Malformed HTTP request: " + ec.message(), "");
+}
+
+// Answers a request that could not be parsed, then the connection is closed. `target` is the
+// request's target when its header was read (it picks the error dialect), else empty.
+net::awaitable<void> sendParseError(ClientStream& stream, beast::flat_buffer& buffer,
+                                    upstream::Pool& pool, const beast::error_code& ec,
+                                    std::string target, const ServerOptions& opt) {
+  http::request<http::string_body> dummy;
+  Exchange ex = makeExchange(stream, buffer, dummy, pool, opt);
+  ex.dialect = dialectForPath(target);
+  ex.keepAlive = false;
+  co_await sendError(ex, parseError(ec));
 }
 
 bool isQuietDisconnect(const beast::error_code& ec) {
   return ec == http::error::end_of_stream || ec == net::error::eof ||
          ec == net::error::connection_reset || ec == beast::error::timeout ||
          ec == net::error::operation_aborted || ec == http::error::partial_message ||
-         ec == net::error::broken_pipe;
+         ec == net::error::broken_pipe || ec == net::ssl::error::stream_truncated;
 }
 
 // After an error answer to a request whose body was not read, reads and discards what the
-// client still sends for a moment, so that closing does not reset the connection before
-// the client has read the answer.
-net::awaitable<void> lingeringClose(beast::tcp_stream& stream) {
+// client still sends for a moment (at most 2 s and 64 MiB), so that closing does not reset the
+// connection before the client has read the answer. Plain TCP half-closes first; TLS cannot
+// (close_notify would end the reading too), so the TLS client is left to close after reading
+// the answer, which says "Connection: close".
+net::awaitable<void> lingeringClose(ClientStream& stream) {
   beast::error_code ec;
-  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+  if (!stream.isTls()) stream.tcp().socket().shutdown(tcp::socket::shutdown_send, ec);
   std::array<char, 16384> sink;
   size_t total = 0;
   stream.expires_after(std::chrono::seconds(2));
@@ -316,21 +344,106 @@ net::awaitable<void> lingeringClose(beast::tcp_stream& stream) {
   }
 }
 
-net::awaitable<void> session(tcp::socket socket, upstream::Pool& pool, ConfigStore& store,
-                             const ServerOptions& opt) {
-  auto& stats = serverStats();
-  stats.connections.fetch_add(1);
-  beast::tcp_stream stream(std::move(socket));
+// Counts a gauge up now and down when the coroutine frame that holds it goes away, however
+// that happens.
+class GaugeSlot {
+ public:
+  explicit GaugeSlot(std::atomic<int64_t>& gauge) : gauge_(gauge) {}
+  ~GaugeSlot() { gauge_.fetch_sub(1); }
+  GaugeSlot(const GaugeSlot&) = delete;
+  GaugeSlot& operator=(const GaugeSlot&) = delete;
+
+ private:
+  std::atomic<int64_t>& gauge_;
+};
+
+// How long a refused connection may take to send its request header.
+constexpr std::chrono::seconds kRefusalReadTimeout{5};
+// Refusals answered at once; past this a refused connection is closed without an answer.
+constexpr int64_t kMaxRefusing = 256;
+// The first read of a request: up to this many bytes.
+constexpr size_t kFirstReadBytes = 8192;
+
+// A connection over --max-connections: reads its request header (to answer in the client's
+// dialect), answers 503 too_many_connections with "Connection: close", and closes. It counts
+// in stats.refusing, not in stats.connections (the caller counted it up).
+net::awaitable<void> refuseConnection(tcp::socket socket, std::shared_ptr<net::ssl::context> tls,
+                                      upstream::Pool& pool, const ServerOptions& opt) {
+  GaugeSlot slot(serverStats().refusing);
   beast::error_code ec;
-  stream.socket().set_option(tcp::no_delay(true), ec);
+  ClientStream stream(std::move(socket), std::move(tls));
   beast::flat_buffer buffer;
-  for (;;) {
+  http::request_parser<http::string_body> parser;
+  parser.header_limit(static_cast<uint32_t>(opt.maxHeaderBytes));
+  stream.expires_after(std::min<std::chrono::steady_clock::duration>(opt.headerTimeout,
+                                                                     kRefusalReadTimeout));
+  co_await stream.handshake(ec);
+  if (!ec)
+    co_await http::async_read_header(stream, buffer, parser, redirect_error(use_awaitable, ec));
+  if (!ec) {
+    auto req = parser.release();
+    Exchange ex = makeExchange(stream, buffer, req, pool, opt);
+    ex.dialect = dialectForPath(req.target());
+    ex.keepAlive = false;
+    ex.responseHeaders.emplace_back("retry-after", "1");
+    ex.responseHeaders.emplace_back("x-should-retry", "true");
+    co_await sendError(ex, apiError(503, "server_error", "too_many_connections",
+                                    "The gateway is serving as many connections as it allows; "
+                                    "retry shortly.",
+                                    ""));
+    co_await lingeringClose(stream);
+  }
+  co_await stream.close(std::chrono::seconds(1), !ec);  // no close_notify after a failure
+}
+
+enum class ReadPhase { kHeader, kBody };
+
+net::awaitable<void> session(tcp::socket socket, std::shared_ptr<net::ssl::context> tls,
+                             upstream::Pool& pool, ConfigStore& store, const ServerOptions& opt) {
+  auto& stats = serverStats();
+  GaugeSlot slot(stats.connections);  // counted up by acceptLoop
+  beast::error_code ec;
+  socket.set_option(tcp::no_delay(true), ec);
+  ClientStream stream(std::move(socket), std::move(tls));
+  beast::flat_buffer buffer;
+  bool open = true;
+  if (stream.isTls()) {
+    stream.expires_after(opt.headerTimeout);
+    co_await stream.handshake(ec);
+    if (ec == beast::error::timeout) {
+      stats.timeoutsHandshake.fetch_add(1);
+      open = false;
+    } else if (ec) {
+      // Plain HTTP sent to the TLS port, an unsupported version, a client that gave up...
+      stats.tlsHandshakeFailures.fetch_add(1);
+      log::debug("TLS handshake failed", {{"error", ec.message()}});
+      open = false;
+    }
+  }
+  while (open) {
+    // Keep-alive: wait for the first byte of the next request (unless a pipelined one is
+    // already buffered).
+    if (buffer.size() == 0) {
+      stream.expires_after(opt.idleTimeout);
+      size_t n = co_await stream.async_read_some(buffer.prepare(kFirstReadBytes),
+                                                 redirect_error(use_awaitable, ec));
+      buffer.commit(n);
+      if (ec) {
+        open = ec != beast::error::timeout;  // a timeout has closed the socket already
+        break;  // idle too long, or the client went away: close quietly
+      }
+    }
+    // From the first byte on, the whole header must arrive within the header timeout (slow
+    // "slowloris" clients are cut off), then the whole body within the body timeout.
     http::request_parser<http::string_body> parser;
     parser.header_limit(static_cast<uint32_t>(opt.maxHeaderBytes));
     parser.body_limit(opt.maxBodyBytes);
-    stream.expires_after(opt.idleTimeout);
+    ReadPhase phase = ReadPhase::kHeader;
+    stream.expires_after(opt.headerTimeout);
     co_await http::async_read_header(stream, buffer, parser, redirect_error(use_awaitable, ec));
     if (!ec && !parser.is_done()) {
+      phase = ReadPhase::kBody;
+      stream.expires_after(opt.bodyTimeout);
       // curl and others wait for "100 Continue" before sending a large body.
       if (beast::iequals(parser.get()[http::field::expect], "100-continue")) {
         static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -340,38 +453,64 @@ net::awaitable<void> session(tcp::socket socket, upstream::Pool& pool, ConfigSto
       if (!ec) co_await http::async_read(stream, buffer, parser, redirect_error(use_awaitable, ec));
     }
     if (ec) {
-      if (!isQuietDisconnect(ec)) {
-        co_await sendParseError(stream, buffer, pool, ec);
+      if (ec == beast::error::timeout) {
+        (phase == ReadPhase::kHeader ? stats.timeoutsHeader : stats.timeoutsBody).fetch_add(1);
+        open = false;
+      } else if (!isQuietDisconnect(ec)) {
+        std::string target = parser.is_header_done() ? std::string(parser.get().target()) : "";
+        co_await sendParseError(stream, buffer, pool, ec, std::move(target), opt);
         co_await lingeringClose(stream);
       }
       break;
     }
+    // The handler sets its own timeouts; a read the stream relay keeps pending on the client
+    // (to notice it going away) must not inherit the request's.
+    stream.expires_never();
     auto start = std::chrono::steady_clock::now();
     stats.inFlight.fetch_add(1);
     auto req = parser.release();
-    Exchange ex{stream, buffer, req, pool, newRequestId()};
-    ex.gov = opt.governance;
+    Exchange ex = makeExchange(stream, buffer, req, pool, opt);
     ex.keepAlive = req.keep_alive() && !stats.draining.load();
     co_await dispatch(ex, store);
     stats.inFlight.fetch_sub(1);
     if (opt.accessLog) accessLog(ex, start);
     if (!ex.keepAlive || stats.draining.load()) break;
   }
-  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
-  stream.close();
-  stats.connections.fetch_sub(1);
+  co_await stream.close(std::chrono::seconds(2), open);
 }
 
 net::awaitable<void> acceptLoop(Server::Worker& w, ConfigStore& store, const ServerOptions& opt) {
+  auto& stats = serverStats();
   for (;;) {
     beast::error_code ec;
     tcp::socket sock = co_await w.acceptor->async_accept(redirect_error(use_awaitable, ec));
     if (ec) {
       if (ec == net::error::operation_aborted || !w.acceptor->is_open()) co_return;
       log::warn("accept failed", {{"error", ec.message()}});
+      // Out of file descriptors or memory: the connection stays queued and accept would fail
+      // again at once; pause rather than spin.
+      net::steady_timer pause(w.ioc);
+      pause.expires_after(std::chrono::milliseconds(100));
+      co_await pause.async_wait(redirect_error(use_awaitable, ec));
       continue;
     }
-    net::co_spawn(w.ioc, session(std::move(sock), *w.pool, store, opt), net::detached);
+    // The certificate current now; the connection keeps it to its end.
+    std::shared_ptr<net::ssl::context> tls = opt.tls ? opt.tls->context() : nullptr;
+    if (stats.connections.fetch_add(1) >= static_cast<int64_t>(opt.maxConnections)) {
+      stats.connections.fetch_sub(1);
+      stats.refusedMaxConnections.fetch_add(1);
+      if (stats.refusing.fetch_add(1) >= kMaxRefusing) {
+        stats.refusing.fetch_sub(1);
+        beast::error_code ignored;
+        sock.close(ignored);
+        continue;
+      }
+      net::co_spawn(w.ioc, refuseConnection(std::move(sock), std::move(tls), *w.pool, opt),
+                    net::detached);
+      continue;
+    }
+    net::co_spawn(w.ioc, session(std::move(sock), std::move(tls), *w.pool, store, opt),
+                  net::detached);
   }
 }
 
@@ -382,8 +521,10 @@ net::awaitable<void> sendResponse(Exchange& ex, http::response<http::string_body
   res.set("x-request-id", ex.requestId);
   if (ex.dialect == Dialect::kAnthropic) res.set("request-id", ex.requestId);  // the SDK's requestID
   for (const auto& [name, value] : ex.responseHeaders) res.set(name, value);
+  for (const auto& [name, value] : ex.corsHeaders) res.set(name, value);
   res.keep_alive(ex.keepAlive);
   res.prepare_payload();
+  if (res.result() == http::status::no_content) res.erase(http::field::content_length);
   ex.status = res.result_int();
   beast::error_code ec;
   ex.stream.expires_after(std::chrono::seconds(30));

@@ -14,17 +14,33 @@
 
 #include "dataplane/config/snapshot.h"
 #include "dataplane/governance/governance.h"
+#include "dataplane/server/listener_tls.h"
 #include "dataplane/upstream/client.h"
 
 namespace finops::dp {
 
 struct ServerOptions {
-  std::string host = "0.0.0.0";
+  std::string host = "127.0.0.1";
   uint16_t port = 8080;                   // 0: pick a free port
   int threads = 0;                        // 0: one per core
+  // Listener TLS (--tls-cert/--tls-key); null: plaintext HTTP. Connections take the current
+  // context when accepted.
+  std::shared_ptr<ListenerTls> tls;
+
+  // Limits against hostile input. What a client sees when it passes one is in docs/security.md.
   size_t maxBodyBytes = 4 * 1024 * 1024;  // larger request bodies get 413
   size_t maxHeaderBytes = 64 * 1024;      // larger request headers get 431
-  std::chrono::seconds idleTimeout{60};   // keep-alive idle / request read timeout
+  int maxJsonDepth = 64;                  // deeper JSON bodies get 400 json_too_deep
+  size_t maxMessages = 4096;              // longer messages/contents arrays: 400 too_many_messages
+  // Open client connections, over all workers; beyond it a connection gets 503
+  // too_many_connections and is closed.
+  size_t maxConnections = 8192;
+  // Keep-alive: how long a connection may wait for the first byte of its next request.
+  std::chrono::seconds idleTimeout{60};
+  // From the first byte of a request to the end of its header (and for the TLS handshake).
+  std::chrono::seconds headerTimeout{10};
+  // From the end of the header to the end of the body.
+  std::chrono::seconds bodyTimeout{60};
   bool accessLog = true;                  // one JSON line per request on stderr
   std::string upstreamCaFile;             // extra CA bundle for upstream TLS
   upstream::Options upstream;
@@ -53,11 +69,26 @@ class Server {
   uint16_t boundPort_ = 0;
 };
 
-// Counters shared by all workers.
+// Counters shared by all workers (served at /metrics; docs/metrics.md lists them).
 struct ServerStats {
   std::atomic<int64_t> inFlight{0};
   std::atomic<int64_t> connections{0};
   std::atomic<bool> draining{false};
+  // Connections turned away at accept: over --max-connections (answered 503) and, past
+  // that, while too many refusals are already being answered (closed at once).
+  std::atomic<int64_t> refusedMaxConnections{0};
+  std::atomic<int64_t> refusing{0};  // refusals being answered now
+  // Clients cut off for being too slow, by phase.
+  std::atomic<int64_t> timeoutsHandshake{0};
+  std::atomic<int64_t> timeoutsHeader{0};
+  std::atomic<int64_t> timeoutsBody{0};
+  std::atomic<int64_t> tlsHandshakeFailures{0};
+  // Requests refused by a limit, by reason.
+  std::atomic<int64_t> rejectedHeaderTooLarge{0};
+  std::atomic<int64_t> rejectedBodyTooLarge{0};
+  std::atomic<int64_t> rejectedJsonTooDeep{0};
+  std::atomic<int64_t> rejectedTooManyMessages{0};
+  std::atomic<int64_t> rejectedMalformed{0};
 };
 ServerStats& serverStats();
 

@@ -92,10 +92,15 @@ ApiError unsupported(const std::string& what, const std::string& param) {
 }
 
 // A member that is present and not null.
+// An index (fractions truncated): `fallback` when absent, not a number or beyond int64_t.
 int64_t intOr(const json& o, const char* key, int64_t fallback) {
   auto it = o.find(key);
   if (it == o.end() || !it->is_number()) return fallback;
-  return it->is_number_float() ? static_cast<int64_t>(it->get<double>()) : it->get<int64_t>();
+  if (it->is_number_unsigned())
+    return it->get<uint64_t>() > uint64_t{INT64_MAX} ? fallback : it->get<int64_t>();
+  if (it->is_number_integer()) return it->get<int64_t>();
+  const double d = it->get<double>();  // converting one out of range is undefined behaviour
+  return d >= -9.2e18 && d <= 9.2e18 ? static_cast<int64_t>(d) : fallback;
 }
 
 std::string finishReason(std::string_view stopReason) {
@@ -552,8 +557,11 @@ class OpenAIToAnthropic final : public Translator {
     if (thinkingOn) {
       auto budget = thinking.find("budget_tokens");
       if (budget != thinking.end() && budget->is_number_integer() &&
-          maxTokens <= budget->get<int64_t>())
-        maxTokens += budget->get<int64_t>();
+          maxTokens <= budget->get<int64_t>()) {
+        // Saturating: absurd values go to Anthropic, which refuses them, not to overflow.
+        const int64_t b = budget->get<int64_t>();
+        maxTokens = b > INT64_MAX - maxTokens ? INT64_MAX : maxTokens + b;
+      }
     }
 
     ojson body = ojson::object();
@@ -861,11 +869,16 @@ void parseAnthropicUsage(const nlohmann::json& usage, Usage& out) {
   }
   if (!any) return;
   // Fields missing here keep their earlier value (message_delta may carry only output).
+  // Counts are clamped to [0, kMaxTokenCount] (json_util.h).
+  auto countOr = [&](const char* key, int64_t fallback) {
+    auto it = usage.find(key);
+    return it == usage.end() ? fallback : tokenCount(*it, fallback);
+  };
   int64_t input =
-      intOr(usage, "input_tokens", out.promptTokens - out.cachedTokens - out.cacheWriteTokens);
-  int64_t cacheRead = intOr(usage, "cache_read_input_tokens", out.cachedTokens);
-  int64_t cacheWrite = intOr(usage, "cache_creation_input_tokens", out.cacheWriteTokens);
-  out.completionTokens = intOr(usage, "output_tokens", out.completionTokens);
+      countOr("input_tokens", out.promptTokens - out.cachedTokens - out.cacheWriteTokens);
+  int64_t cacheRead = countOr("cache_read_input_tokens", out.cachedTokens);
+  int64_t cacheWrite = countOr("cache_creation_input_tokens", out.cacheWriteTokens);
+  out.completionTokens = countOr("output_tokens", out.completionTokens);
   out.promptTokens = input + cacheRead + cacheWrite;
   out.cachedTokens = cacheRead;
   out.cacheWriteTokens = cacheWrite;

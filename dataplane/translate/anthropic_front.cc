@@ -628,6 +628,9 @@ class AnthropicPassthrough final : public Translator {
     try {
       const json_scan::Member* model = request.scan.find("model");
       if (!model) return invalid("model", "Field required");
+      // The model replaced here must be the one Anthropic reads (the last of duplicates).
+      if (auto err = refuseDuplicateMembers(request.body, request.scan, {"model", "stream"}))
+        return err;
       bool stream = request.stream;
       if (const json_scan::Member* s = request.scan.find("stream"); s && s->kind == 't')
         stream = true;

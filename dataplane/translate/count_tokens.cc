@@ -2,6 +2,7 @@
 
 #include "dataplane/translate/anthropic.h"
 #include "dataplane/translate/gemini.h"
+#include "dataplane/translate/json_util.h"
 
 namespace finops::dp {
 namespace {
@@ -70,9 +71,7 @@ class GeminiCount final : public Translator {
   }
   std::string translateResponse(std::string_view upstreamBody) override {
     json j = json::parse(upstreamBody, nullptr, false);
-    int64_t n = j.is_object() && j.contains("totalTokens") && j["totalTokens"].is_number()
-                    ? j["totalTokens"].get<int64_t>()
-                    : 0;
+    int64_t n = j.is_object() && j.contains("totalTokens") ? tokenCount(j["totalTokens"]) : 0;
     return json{{"input_tokens", n}}.dump();
   }
   void onStreamEvent(const sse::Event&, std::string&) override {}

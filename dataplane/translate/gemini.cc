@@ -513,11 +513,7 @@ const char* finishReason(std::string_view reason, bool hasCalls) {
 
 int64_t count(const json& o, const char* k) {
   const json* v = member(o, k);
-  if (!v || !v->is_number()) return 0;
-  if (v->is_number_float()) return std::max<int64_t>(0, static_cast<int64_t>(v->get<double>()));
-  if (v->is_number_unsigned())
-    return static_cast<int64_t>(std::min<uint64_t>(v->get<uint64_t>(), INT64_MAX));
-  return std::max<int64_t>(0, v->get<int64_t>());
+  return v ? tokenCount(*v) : 0;
 }
 
 ojson openAIUsage(const json& um) {

@@ -2,6 +2,8 @@
 // model replaced by the upstream's name; responses get the client's model id back.
 #include "dataplane/translate/openai_compat.h"
 
+#include "dataplane/translate/json_util.h"
+
 namespace finops::dp {
 namespace {
 
@@ -34,6 +36,10 @@ class OpenAICompatTranslator final : public Translator {
     }
     const json_scan::Member* model = request.scan.find("model");
     if (!model) return apiError(400, "invalid_request_error", "", "you must provide a model parameter", "model");
+    // The members rewritten or read here must be the ones the upstream reads (the last).
+    if (auto err = refuseDuplicateMembers(request.body, request.scan,
+                                          {"model", "stream", "stream_options"}))
+      return err;
     std::string replacement;
     json_scan::appendString(replacement, upstreamModel);
     out.body = json_scan::splice(request.body, *model, replacement);

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "dataplane/governance/usage.h"
+#include "dataplane/translate/json_util.h"
 
 namespace finops::dp {
 
@@ -11,8 +12,7 @@ bool parseOpenAIUsage(std::string_view text, Usage& out) {
   if (!j.is_object()) return false;
   auto num = [](const nlohmann::json& o, const char* k) -> int64_t {
     auto it = o.find(k);
-    if (it == o.end() || !it->is_number()) return 0;
-    return std::max<int64_t>(0, it->get<int64_t>());
+    return it == o.end() ? 0 : tokenCount(*it);
   };
   if (!j.contains("prompt_tokens") && !j.contains("completion_tokens") && !j.contains("total_tokens"))
     return false;

@@ -289,6 +289,7 @@ export function runCtl(args, { env = {}, input, timeoutMs = 20000 } = {}) {
     const baseEnv = { ...process.env };
     delete baseEnv.FINOPS_ADDR;
     delete baseEnv.FINOPS_TOKEN;
+    for (const v of ['FINOPS_CA_FILE', 'FINOPS_CERT_FILE', 'FINOPS_KEY_FILE', 'FINOPS_TLS_SERVER_NAME']) delete baseEnv[v];
     const child = spawn(bin('finopsctl'), args, {
       env: { ...baseEnv, ...NO_PROXY_ENV, ...env },
       stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
@@ -341,16 +342,19 @@ export class FinopsEnv {
     this.failed = false;
     this.cpStarts = 0;
     this.dpStarts = 0;
+    // Extra environment for every finopsctl run by ctl() (e.g. FINOPS_CA_FILE for TLS).
+    this.ctlEnv = {};
   }
 
   /**
    * Starts finops-controlplane. Port 0 unless `port` is given (a restart reuses the real port).
-   * Resolves once `finopsctl whoami` succeeds with the admin token.
+   * Resolves once `finopsctl whoami` succeeds with the admin token. `host` is the listen host
+   * (finopsctl and data planes still dial 127.0.0.1); `extraArgs` are appended (e.g. TLS flags).
    */
-  async startControlPlane({ port = 0, waitReady = true } = {}) {
+  async startControlPlane({ port = 0, waitReady = true, host = '127.0.0.1', extraArgs = [] } = {}) {
     this.cpStarts += 1;
     const name = `controlplane-${this.cpStarts}`;
-    const args = ['--db', this.dbPath, '--listen', `127.0.0.1:${port}`, '--admin-token-file', this.tokenFile];
+    const args = ['--db', this.dbPath, '--listen', `${host}:${port}`, '--admin-token-file', this.tokenFile, ...extraArgs];
     const proc = new Proc(name, bin('finops-controlplane'), args, { dir: this.dir });
     this.procs.push(proc);
     this.cp = proc;
@@ -437,6 +441,7 @@ export class FinopsEnv {
       HOME: this.dir,
       ...(addr ?? this.cpAddr ? { FINOPS_ADDR: addr ?? this.cpAddr } : {}),
       ...(token ?? this.token ? { FINOPS_TOKEN: token ?? this.token } : {}),
+      ...this.ctlEnv,
       ...env,
     };
     return runCtl(args, { env: e, input, timeoutMs });

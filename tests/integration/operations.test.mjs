@@ -708,7 +708,7 @@ describe('7. error paths', { timeout: 40000 }, () => {
     assert.equal(mock.since(mark).length, 0);
   });
 
-  T('7b. JSON nested deeper than 128 -> 400, nothing upstream', async () => {
+  T('7b. JSON nested deeper than --max-json-depth (64) -> 400 json_too_deep, nothing upstream', async () => {
     const mark = mock.mark();
     const deep = '['.repeat(200) + ']'.repeat(200);
     const r = await rawRequest(dp.url, {
@@ -717,7 +717,7 @@ describe('7. error paths', { timeout: 40000 }, () => {
       headers: { 'content-type': 'application/json', ...bearer(vk) },
       body: `{"model":"openai/gpt-4o-mini","messages":[],"x":${deep}}`,
     });
-    const e = assertErrorShape(r, 400);
+    const e = assertErrorShape(r, 400, { code: 'json_too_deep' });
     assert.match(e.message, /nesting/);
     assert.equal(mock.since(mark).length, 0);
   });

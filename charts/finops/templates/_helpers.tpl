@@ -57,3 +57,39 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- default "default" .Values.serviceAccount.name }}
 {{- end }}
 {{- end }}
+
+{{/*
+gRPC TLS (values grpcTls). Where the Secrets are mounted, and the flags that use them.
+*/}}
+{{- define "finops.grpcTls.serverDir" -}}/etc/finops/grpc-tls{{- end }}
+{{- define "finops.grpcTls.clientCaDir" -}}/etc/finops/grpc-client-ca{{- end }}
+
+{{- define "finops.grpcTls.validate" -}}
+{{- if .Values.grpcTls.enabled }}
+{{- if not .Values.grpcTls.serverSecret }}
+{{- fail "grpcTls.enabled needs grpcTls.serverSecret (a Secret with tls.crt, tls.key and ca.crt)" }}
+{{- end }}
+{{- if not .Values.grpcTls.dataPlaneSecret }}
+{{- fail "grpcTls.enabled needs grpcTls.dataPlaneSecret (a Secret with ca.crt, plus tls.crt and tls.key when grpcTls.mutual)" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+"true" when the data plane needs --allow-plaintext. That one flag covers both of its links: the
+gRPC link to the control plane (plaintext when grpcTls is off) and its own HTTP listener, which
+the chart binds to 0.0.0.0 (plaintext unless dataPlane.tls.enabled, when the chart has that
+value). Empty otherwise.
+*/}}
+{{- define "finops.dataplane.allowPlaintext" -}}
+{{- $listenerTls := false }}
+{{- if kindIs "map" .Values.dataPlane.tls }}
+{{- $listenerTls = .Values.dataPlane.tls.enabled }}
+{{- end }}
+{{- if or (not .Values.grpcTls.enabled) (not $listenerTls) }}true{{- end }}
+{{- end }}
+
+{{/*
+Listener TLS (values dataPlane.tls): where the data plane's HTTPS certificate Secret is mounted.
+*/}}
+{{- define "finops.dataplane.listenerTlsDir" -}}/etc/finops/listener-tls{{- end }}

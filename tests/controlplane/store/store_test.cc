@@ -23,6 +23,9 @@ class StoreTest : public ::testing::Test {
   void TearDown() override { std::filesystem::remove_all(dir_); }
   std::filesystem::path dir_;
   std::string path_;
+  // Provider keys can only be stored once a keyring is installed (secrets.h).
+  std::shared_ptr<const Keyring> keyring_ =
+      std::make_shared<const Keyring>(parseMasterKey(generateMasterKeyText(), "test"));
 };
 
 TEST_F(StoreTest, FirstStartCreatesOneAdminTokenStoredAsAHash) {
@@ -65,6 +68,7 @@ TEST_F(StoreTest, EveryChangeBumpsThePersistedVersion) {
   uint64_t v0;
   {
     Store s(path_);
+    s.installKeyring(keyring_);
     v0 = s.configVersion();
     ProviderRow p;
     p.name = "openai";
@@ -79,6 +83,7 @@ TEST_F(StoreTest, EveryChangeBumpsThePersistedVersion) {
     EXPECT_EQ(s.configVersion(), v0 + 3);
   }
   Store reopened(path_);
+  reopened.installKeyring(keyring_);
   EXPECT_EQ(reopened.configVersion(), v0 + 3);
   auto state = reopened.loadState();
   ASSERT_EQ(state.providers.size(), 1u);
@@ -88,6 +93,7 @@ TEST_F(StoreTest, EveryChangeBumpsThePersistedVersion) {
 
 TEST_F(StoreTest, ProviderValidationAndErrors) {
   Store s(path_);
+  s.installKeyring(keyring_);
   ProviderRow p;
   p.name = "openai";
   p.type = "openai";
@@ -121,6 +127,7 @@ TEST_F(StoreTest, ProviderValidationAndErrors) {
 
 TEST_F(StoreTest, NativeProviderTypesValidateTheirOptionsAndKeys) {
   Store s(path_);
+  s.installKeyring(keyring_);
   auto expectInvalid = [&](ProviderRow p, std::vector<std::string> keys, const char* what) {
     try {
       s.createProvider(p, keys);
@@ -180,6 +187,7 @@ TEST_F(StoreTest, NativeProviderTypesValidateTheirOptionsAndKeys) {
 
 TEST_F(StoreTest, SnapshotCarriesHashesNotSecrets) {
   Store s(path_);
+  s.installKeyring(keyring_);
   ProviderRow p;
   p.name = "groq";
   p.type = "openai";

@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "dataplane/translate/json_util.h"
 #include "dataplane/translate/openai_compat.h"
 #include "tests/dataplane/translate/golden.h"
 
@@ -216,6 +217,38 @@ TEST(AnthropicUsage, MergesPartialObjects) {
   EXPECT_FALSE(none.known);
 }
 
+// Found by fuzzing (regress-usage-out-of-range): a float beyond int64_t was converted
+// (undefined behaviour), negative counts were kept (a credit), and the sum could overflow.
+TEST(AnthropicUsage, ClampsHostileCounts) {
+  Usage u;
+  parseAnthropicUsage(json::parse(R"({"input_tokens":1e300,"output_tokens":-5,
+      "cache_read_input_tokens":9223372036854775807,
+      "cache_creation_input_tokens":18446744073709551615})"),
+                      u);
+  EXPECT_TRUE(u.known);
+  EXPECT_EQ(u.completionTokens, 0);
+  EXPECT_EQ(u.cachedTokens, kMaxTokenCount);
+  EXPECT_EQ(u.cacheWriteTokens, kMaxTokenCount);
+  EXPECT_EQ(u.promptTokens, 3 * kMaxTokenCount);
+  Usage v;
+  parseAnthropicUsage(json::parse(R"({"input_tokens":-1e300,"output_tokens":12.9})"), v);
+  EXPECT_EQ(v.promptTokens, 0);
+  EXPECT_EQ(v.completionTokens, 12);
+}
+
+// Found by fuzzing (regress-thinking-budget-overflow): max_tokens + budget_tokens overflowed.
+TEST(OpenAIToAnthropic, HugeThinkingBudgetSaturates) {
+  auto t = makeOpenAIToAnthropic("c", anthropicTarget());
+  std::optional<ApiError> err;
+  json sent = build(*t, {{"model", "c"},
+                         {"messages", {{{"role", "user"}, {"content", "hi"}}}},
+                         {"max_tokens", 5000000000000000000LL},
+                         {"thinking", {{"type", "enabled"}, {"budget_tokens", INT64_MAX}}}},
+                    &err);
+  ASSERT_FALSE(err);
+  EXPECT_EQ(sent["max_tokens"].get<int64_t>(), INT64_MAX);
+}
+
 TEST(AnthropicUpstreamError, StatusesAndTypes) {
   auto e = anthropicUpstreamError(
       401,
@@ -327,6 +360,30 @@ TEST(AnthropicPassthrough, StreamError) { passthrough("stream_error"); }
 TEST(AnthropicPassthrough, Vertex) { passthrough("vertex", true); }
 TEST(AnthropicPassthrough, UpstreamOverloaded) { passthrough("upstream_overloaded"); }
 TEST(AnthropicPassthrough, BadNoModel) { passthrough("bad_no_model"); }
+
+// Found by fuzzing (tests/fuzz/corpus/translate_anthropic_front/regress-duplicate-model):
+// Anthropic reads the last of duplicate members, so a second "model" would reach it instead of
+// the one the gateway checked and priced.
+TEST(AnthropicPassthrough, RefusesDuplicateModelAndStream) {
+  for (bool vertex : {false, true}) {
+    for (std::string body : {
+             std::string(R"({"model":"a/claude-haiku","max_tokens":5,"model":"claude-opus"})"),
+             std::string(R"({"model":"a/claude-haiku","max_tokens":5,"m\u006fdel":"claude-opus"})"),
+             std::string(R"({"model":"a/claude-haiku","stream":false,"stream":true})"),
+         }) {
+      auto t = makeAnthropicPassthrough("a/claude-haiku", anthropicTarget(vertex));
+      auto scan = json_scan::scan(body);
+      ASSERT_TRUE(scan.ok) << body;
+      UpstreamCall call;
+      auto err = t->buildRequest(ClientRequest{body, scan}, "claude-haiku", call);
+      ASSERT_TRUE(err.has_value()) << body;
+      EXPECT_EQ(err->status, 400);
+      EXPECT_EQ(err->code, "duplicate_member");
+      EXPECT_EQ(err->param, body.find("stream") != std::string::npos ? "stream" : "model");
+      EXPECT_TRUE(call.body.empty());
+    }
+  }
+}
 
 TEST(AnthropicPassthrough, KeepsBytesAndForwardsBeta) {
   auto t = makeAnthropicPassthrough("client/m", anthropicTarget());

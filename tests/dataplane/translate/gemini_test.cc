@@ -5,6 +5,8 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "dataplane/translate/count_tokens.h"
+#include "dataplane/translate/json_util.h"
 #include "dataplane/translate/openai_compat.h"
 #include "tests/dataplane/translate/golden.h"
 
@@ -273,6 +275,30 @@ TEST(GeminiUsage, PromptIncludesToolUseAndCompletionIncludesThoughts) {
   Usage none;
   parseGeminiUsage(json("x"), none);
   EXPECT_FALSE(none.known);
+}
+
+// Found by fuzzing (regress-usage-overflow): two INT64_MAX counts were added (overflow).
+TEST(GeminiUsage, ClampsHostileCounts) {
+  Usage u;
+  parseGeminiUsage(json::parse(R"({"promptTokenCount":9223372036854775807,
+      "toolUsePromptTokenCount":9223372036854775807,"candidatesTokenCount":1e300,
+      "thoughtsTokenCount":-4,"cachedContentTokenCount":18446744073709551615})"),
+                   u);
+  EXPECT_EQ(u.promptTokens, 2 * kMaxTokenCount);
+  EXPECT_EQ(u.completionTokens, kMaxTokenCount);
+  EXPECT_EQ(u.cachedTokens, kMaxTokenCount);
+}
+
+// Found by fuzzing (regress-total-tokens-out-of-range): totalTokens 1e300 was converted to
+// int64_t (undefined behaviour).
+TEST(CountTokens, GeminiCountIsClamped) {
+  auto t = makeCountTokens(gemini());
+  ASSERT_TRUE(t);
+  EXPECT_EQ(json::parse(t->translateResponse(R"({"totalTokens":1e300})"))["input_tokens"],
+            kMaxTokenCount);
+  EXPECT_EQ(json::parse(t->translateResponse(R"({"totalTokens":-3})"))["input_tokens"], 0);
+  EXPECT_EQ(json::parse(t->translateResponse(R"({"totalTokens":17})"))["input_tokens"], 17);
+  EXPECT_EQ(json::parse(t->translateResponse("not json"))["input_tokens"], 0);
 }
 
 // ---- Gemini -> OpenAI request details.

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "dataplane/translate/json_util.h"
 #include "dataplane/translate/openai_compat.h"
 
 namespace finops::dp {
@@ -31,6 +32,56 @@ TEST(OpenAICompat, RequestGetsTheUpstreamModelAndKeepsEverythingElse) {
   EXPECT_EQ(sent["messages"], req["messages"]);
   EXPECT_EQ(sent["temperature"], 0.5);
   EXPECT_EQ(sent["stream"], true);
+}
+
+// Found by fuzzing (tests/fuzz/corpus/translate_openai_compat/regress-duplicate-model): the
+// upstream reads the last of duplicate members, so a second "model" would reach the provider
+// instead of the one the gateway checked access for and priced.
+TEST(OpenAICompat, RefusesDuplicateModelStreamAndStreamOptions) {
+  struct Case {
+    const char* body;
+    const char* param;
+  };
+  for (const Case& c : {
+           Case{R"({"model":"openai/gpt-4o-mini","model":"gpt-4.5"})", "model"},
+           Case{R"({"model":"openai/gpt-4o-mini","mod\u0065l":"gpt-4.5"})", "model"},
+           Case{R"({"mo\u0064el":"gpt-4.5","model":"openai/gpt-4o-mini"})", "model"},
+           Case{R"({"model":"x/y","stream":false,"str\u0065am":true})", "stream"},
+           Case{R"({"model":"x/y","stream":true,"stream_options":{},"stream_options":{"include_usage":false}})",
+                "stream_options"},
+       }) {
+    auto scan = json_scan::scan(c.body);
+    ASSERT_TRUE(scan.ok) << c.body;
+    UpstreamCall call;
+    auto err = chat()->buildRequest(ClientRequest{c.body, scan}, "gpt-4o-mini", call);
+    ASSERT_TRUE(err.has_value()) << c.body;
+    EXPECT_EQ(err->status, 400);
+    EXPECT_EQ(err->code, "duplicate_member");
+    EXPECT_EQ(err->param, c.param) << c.body;
+    EXPECT_NE(err->message.find(std::string("more than one '") + c.param + "'"), std::string::npos)
+        << err->message;
+  }
+  // Keys of nested objects are not top-level members.
+  std::string ok = R"({"model":"x/y","messages":[{"role":"user","content":"hi","model":"z"}],"metadata":{"model":"q"}})";
+  auto scan = json_scan::scan(ok);
+  UpstreamCall call;
+  EXPECT_FALSE(chat()->buildRequest(ClientRequest{ok, scan}, "y", call));
+  EXPECT_EQ(json::parse(call.body)["model"], "y");
+}
+
+// Found by fuzzing (regress-usage-out-of-range): a float beyond int64_t was converted
+// (undefined behaviour).
+TEST(OpenAIUsage, ClampsHostileCounts) {
+  Usage u;
+  ASSERT_TRUE(parseOpenAIUsage(R"({"prompt_tokens":1e300,"completion_tokens":-2,
+      "prompt_tokens_details":{"cached_tokens":18446744073709551615}})",
+                               u));
+  EXPECT_EQ(u.promptTokens, kMaxTokenCount);
+  EXPECT_EQ(u.completionTokens, 0);
+  EXPECT_EQ(u.cachedTokens, kMaxTokenCount);
+  ASSERT_TRUE(parseOpenAIUsage(R"({"prompt_tokens":7.9,"total_tokens":1e19})", u));
+  EXPECT_EQ(u.promptTokens, 7);
+  EXPECT_EQ(u.completionTokens, kMaxTokenCount - 7);
 }
 
 TEST(OpenAICompat, EndpointPaths) {
