@@ -269,7 +269,7 @@ bool isLoopback(std::string_view target) {
     host = t;  // a bare host, or a bare IPv6 address
   }
   if (auto pct = host.find('%'); pct != std::string::npos) host = host.substr(0, pct);  // zone
-  if (host.ends_with(".")) host.pop_back();
+  // "localhost." and "127.0.0.1." are not what they look like: gRPC hands them to DNS.
   if (host == "localhost") return true;
   in_addr v4{};
   if (inet_pton(AF_INET, host.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;

@@ -29,11 +29,9 @@ void validateName(const std::string& name) {
 void validateUrl(const std::string& url) {
   std::string err;
   if (parseUrl(url, &err)) return;
-  // User info ("https://user:password@host") is a credential: never echo it into an error,
-  // which reaches logs and the audit log.
-  if (url.find('@') != std::string::npos)
-    throw StoreError(Code::kInvalidArgument, "base URL: " + err);
-  throw StoreError(Code::kInvalidArgument, "base URL '" + url + "': " + err);
+  // Never echo the URL into the error, which reaches logs and the audit log: user info
+  // ("https://user:password@host") or a query ("?key=AIza...") may hold a credential.
+  throw StoreError(Code::kInvalidArgument, "base URL: " + err);
 }
 
 void validateModels(const std::vector<std::string>& models) {

@@ -1,5 +1,7 @@
 #include "dataplane/routes/models_cache.h"
 
+#include "dataplane/translate/json_util.h"
+
 #include <map>
 #include <mutex>
 #include <set>
@@ -88,7 +90,7 @@ net::awaitable<void> fetchModels(upstream::Pool& pool, std::shared_ptr<const Con
 
 std::vector<std::string> parseUpstreamModels(std::string_view body) {
   std::vector<std::string> out;
-  json j = json::parse(body, nullptr, false);
+  json j = parseUntrusted<json>(body);
   const json* list = nullptr;
   const char* idField = "id";
   if (j.is_array()) list = &j;

@@ -467,12 +467,14 @@ net::awaitable<void> session(tcp::socket socket, std::shared_ptr<net::ssl::conte
     // (to notice it going away) must not inherit the request's.
     stream.expires_never();
     auto start = std::chrono::steady_clock::now();
-    stats.inFlight.fetch_add(1);
     auto req = parser.release();
     Exchange ex = makeExchange(stream, buffer, req, pool, opt);
     ex.keepAlive = req.keep_alive() && !stats.draining.load();
-    co_await dispatch(ex, store);
-    stats.inFlight.fetch_sub(1);
+    {
+      stats.inFlight.fetch_add(1);
+      GaugeSlot inFlight(stats.inFlight);  // released even if a handler throws
+      co_await dispatch(ex, store);
+    }
     if (opt.accessLog) accessLog(ex, start);
     if (!ex.keepAlive || stats.draining.load()) break;
   }

@@ -274,7 +274,7 @@ std::optional<ApiError> convertAssistant(const ojson& m, const std::string& para
       ojson input = ojson::object();
       if (const ojson* args = member(*fn, "arguments")) {
         if (args->is_string()) {
-          ojson parsed = ojson::parse(args->get_ref<const std::string&>(), nullptr, false);
+          ojson parsed = parseUntrusted<ojson>(args->get_ref<const std::string&>());
           if (parsed.is_object()) input = std::move(parsed);
         } else if (args->is_object()) {
           input = *args;
@@ -521,7 +521,7 @@ class OpenAIToAnthropic final : public Translator {
  private:
   std::optional<ApiError> build(const ClientRequest& request, std::string_view upstreamModel,
                                 UpstreamCall& out) {
-    ojson in = ojson::parse(request.body, nullptr, false);
+    ojson in = parseUntrusted<ojson>(request.body);
     if (!in.is_object()) return badRequest("The request body must be a JSON object.", "");
 
     if (const ojson* n = member(in, "n"); n && n->is_number() && n->get<double>() > 1)
@@ -622,7 +622,7 @@ class OpenAIToAnthropic final : public Translator {
   }
 
   std::string translate(std::string_view upstreamBody) {
-    json in = json::parse(upstreamBody, nullptr, false);
+    json in = parseUntrusted<json>(upstreamBody);
     if (!in.is_object())
       return errorBody(apiError(502, "server_error", "upstream_error",
                                 "the upstream returned a response that is not a JSON object"));
@@ -686,7 +686,7 @@ class OpenAIToAnthropic final : public Translator {
   }
 
   void streamEvent(const sse::Event& event, std::string& out) {
-    json data = json::parse(event.data, nullptr, false);
+    json data = parseUntrusted<json>(event.data);
     std::string type = event.event;
     if (data.is_object() && data.contains("type") && data["type"].is_string())
       type = data["type"].get<std::string>();
@@ -887,7 +887,7 @@ void parseAnthropicUsage(const nlohmann::json& usage, Usage& out) {
 
 ApiError anthropicUpstreamError(int status, std::string_view body) {
   std::string upstreamType, message;
-  json j = json::parse(body, nullptr, false);
+  json j = parseUntrusted<json>(body);
   // Vertex sometimes wraps its errors in an array.
   if (j.is_array() && !j.empty()) j = j[0];
   if (j.is_object()) {

@@ -312,7 +312,7 @@ class AnthropicFront final : public Translator {
   std::optional<ApiError> buildRequest(const ClientRequest& request, std::string_view upstreamModel,
                                        UpstreamCall& out) override {
     try {
-      json in = json::parse(request.body, nullptr, false);
+      json in = parseUntrusted<json>(request.body);
       if (!in.is_object())
         return apiError(400, "invalid_request_error", "",
                         "The request body must be a JSON object.");
@@ -372,7 +372,7 @@ class AnthropicFront final : public Translator {
 
  private:
   std::string translate(const std::string& openai) {
-    json in = json::parse(openai, nullptr, false);
+    json in = parseUntrusted<json>(openai);
     if (!in.is_object())
       return renderError(Dialect::kAnthropic,
                          apiError(502, "server_error", "upstream_error",
@@ -401,7 +401,7 @@ class AnthropicFront final : public Translator {
         json fn = call.value("function", json::object());
         ojson input = ojson::object();
         if (fn.is_object()) {
-          ojson parsed = ojson::parse(stringMember(fn, "arguments"), nullptr, false);
+          ojson parsed = parseUntrusted<ojson>(stringMember(fn, "arguments"));
           if (parsed.is_object()) input = std::move(parsed);
         }
         ojson block = ojson::object();
@@ -456,7 +456,7 @@ class AnthropicFront final : public Translator {
       finish(out);
       return;
     }
-    json chunk = json::parse(e.data, nullptr, false);
+    json chunk = parseUntrusted<json>(e.data);
     if (!chunk.is_object()) return;
     if (auto err = chunk.find("error"); err != chunk.end() && !err->is_null()) {
       errored_ = true;
@@ -635,7 +635,7 @@ class AnthropicPassthrough final : public Translator {
       if (const json_scan::Member* s = request.scan.find("stream"); s && s->kind == 't')
         stream = true;
       if (target_.vertex) {
-        ojson body = ojson::parse(request.body, nullptr, false);
+        ojson body = parseUntrusted<ojson>(request.body);
         if (!body.is_object())
           return apiError(400, "invalid_request_error", "",
                           "The request body must be a JSON object.");
@@ -663,8 +663,7 @@ class AnthropicPassthrough final : public Translator {
     auto scan = json_scan::scan(upstreamBody);
     if (!scan.ok || !scan.isObject) return std::string(upstreamBody);
     if (const json_scan::Member* u = scan.find("usage"); u && u->kind == 'o') {
-      json usage = json::parse(upstreamBody.substr(u->valueBegin, u->valueEnd - u->valueBegin),
-                               nullptr, false);
+      json usage = parseUntrusted<json>(upstreamBody.substr(u->valueBegin, u->valueEnd - u->valueBegin));
       parseAnthropicUsage(usage, usage_);
     }
     const json_scan::Member* model = scan.find("model");
@@ -675,7 +674,7 @@ class AnthropicPassthrough final : public Translator {
   void onStreamEvent(const sse::Event& event, std::string& out) override {
     if (done_ || sawError_) return;
     try {
-      json data = json::parse(event.data, nullptr, false);
+      json data = parseUntrusted<json>(event.data);
       std::string type = event.event;
       if (data.is_object()) {
         auto t = data.find("type");

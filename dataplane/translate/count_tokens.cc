@@ -19,7 +19,7 @@ class AnthropicCount final : public Translator {
   explicit AnthropicCount(Target t) : target_(t) {}
   std::optional<ApiError> buildRequest(const ClientRequest& request, std::string_view upstreamModel,
                                        UpstreamCall& out) override {
-    json body = json::parse(request.body, nullptr, false);
+    json body = parseUntrusted<json>(request.body);
     if (!body.is_object()) return badRequest("The request body must be a JSON object.");
     body["model"] = upstreamModel;
     if (target_.vertex) {
@@ -51,7 +51,7 @@ class GeminiCount final : public Translator {
   explicit GeminiCount(Target t) : target_(t) {}
   std::optional<ApiError> buildRequest(const ClientRequest& request, std::string_view upstreamModel,
                                        UpstreamCall& out) override {
-    json in = json::parse(request.body, nullptr, false);
+    json in = parseUntrusted<json>(request.body);
     if (!in.is_object()) return badRequest("The request body must be a JSON object.");
     // count_tokens has no max_tokens; the conversion wants one.
     if (!in.contains("max_tokens")) in["max_tokens"] = 1;
@@ -70,7 +70,7 @@ class GeminiCount final : public Translator {
     return std::nullopt;
   }
   std::string translateResponse(std::string_view upstreamBody) override {
-    json j = json::parse(upstreamBody, nullptr, false);
+    json j = parseUntrusted<json>(upstreamBody);
     int64_t n = j.is_object() && j.contains("totalTokens") ? tokenCount(j["totalTokens"]) : 0;
     return json{{"input_tokens", n}}.dump();
   }

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "dataplane/translate/json_util.h"
 #include "dataplane/translate/translator.h"
 
 namespace finops::dp {
@@ -133,7 +134,7 @@ ApiError openAIUpstreamError(int status, std::string_view body) {
   std::string defaultType = status >= 500 ? "server_error"
                             : status == 429 ? "rate_limit_error"
                                             : "invalid_request_error";
-  json j = json::parse(body, nullptr, false);
+  json j = parseUntrusted<json>(body);
   ApiError e = apiError(status, defaultType, "upstream_error", "");
   if (j.is_object()) {
     const json* src = &j;

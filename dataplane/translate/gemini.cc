@@ -587,7 +587,7 @@ class OpenAIToGemini final : public Translator {
   std::optional<ApiError> buildRequest(const ClientRequest& request, std::string_view upstreamModel,
                                        UpstreamCall& out) override {
     try {
-      json in = json::parse(request.body, nullptr, false);
+      json in = parseUntrusted<json>(request.body);
       if (!in.is_object()) return badRequest("The request body must be a JSON object.", "");
       json body;
       if (auto e = openAIRequestToGemini(in, body)) return e;
@@ -603,7 +603,7 @@ class OpenAIToGemini final : public Translator {
 
   std::string translateResponse(std::string_view upstreamBody) override {
     try {
-      json j = json::parse(upstreamBody, nullptr, false);
+      json j = parseUntrusted<json>(upstreamBody);
       if (!j.is_object()) return std::string(upstreamBody);
       if (const json* um = member(j, "usageMetadata")) parseGeminiUsage(*um, usage_);
       ojson message;
@@ -651,7 +651,7 @@ class OpenAIToGemini final : public Translator {
   void onStreamEvent(const sse::Event& event, std::string& out) override {
     if (errored_) return;
     try {
-      json j = json::parse(event.data, nullptr, false);
+      json j = parseUntrusted<json>(event.data);
       if (j.is_array() && !j.empty()) j = json(j[0]);
       if (!j.is_object()) return;
       if (member(j, "error")) {
@@ -880,7 +880,7 @@ std::optional<ApiError> openAIRequestToGemini(const json& in, json& out) {
               if (!a->is_string()) return badType(tp + ".function.arguments", "a string");
               const std::string& text = a->get_ref<const std::string&>();
               if (text.find_first_not_of(" \t\r\n") != std::string::npos) {
-                args = json::parse(text, nullptr, false);
+                args = parseUntrusted<json>(text);
                 if (!args.is_object())
                   return badRequest(
                       "Invalid value for '" + tp + ".function.arguments': expected a JSON object.",
@@ -921,7 +921,7 @@ std::optional<ApiError> openAIRequestToGemini(const json& in, json& out) {
         std::string text;
         if (content)
           if (auto e = plainText(*content, mp + ".content", text)) return e;
-        json parsed = json::parse(text, nullptr, false);
+        json parsed = parseUntrusted<json>(text);
         json response = parsed.is_object() ? std::move(parsed) : json{{"result", text}};
         addContent(contents, "user",
                    json::array({{{"functionResponse",
@@ -955,7 +955,7 @@ void parseGeminiUsage(const json& um, Usage& out) {
 }
 
 ApiError geminiUpstreamError(int status, std::string_view body) {
-  json j = json::parse(body, nullptr, false);
+  json j = parseUntrusted<json>(body);
   if (j.is_array() && !j.empty()) j = json(j[0]);
   const json* err = j.is_object() ? member(j, "error") : nullptr;
   std::string gstatus, message;

@@ -299,7 +299,7 @@ ojson usageMetadata(const Usage& u, int64_t reasoning) {
 
 ojson functionCallPart(const std::string& id, const std::string& name,
                        const std::string& arguments) {
-  json args = json::parse(arguments, nullptr, false);
+  json args = parseUntrusted<json>(arguments);
   if (!args.is_object()) args = json::object();
   ojson fc;
   if (!id.empty()) fc["id"] = id;
@@ -328,7 +328,7 @@ class GeminiFront final : public Translator {
   std::optional<ApiError> buildRequest(const ClientRequest& request, std::string_view upstreamModel,
                                        UpstreamCall& out) override {
     try {
-      json in = json::parse(request.body, nullptr, false);
+      json in = parseUntrusted<json>(request.body);
       if (!in.is_object()) return badRequest("The request body must be a JSON object.", "");
       json chat;
       if (auto e = geminiRequestToOpenAI(in, clientModel_, request.stream, chat)) return e;
@@ -344,7 +344,7 @@ class GeminiFront final : public Translator {
   std::string translateResponse(std::string_view upstreamBody) override {
     std::string chat = inner_->translateResponse(upstreamBody);
     try {
-      json j = json::parse(chat, nullptr, false);
+      json j = parseUntrusted<json>(chat);
       if (!j.is_object()) return chat;
       if (member(j, "error")) return renderError(Dialect::kGemini, apiErrorFromOpenAI(j));
       ojson parts = ojson::array();
@@ -458,7 +458,7 @@ class GeminiFront final : public Translator {
       done_ = closed_ = true;
       return;
     }
-    json j = json::parse(e.data, nullptr, false);
+    json j = parseUntrusted<json>(e.data);
     if (!j.is_object()) return;
     if (const json* err = member(j, "error")) {
       out.append(renderStreamError(Dialect::kGemini, apiErrorFromOpenAI(*err)));
@@ -640,7 +640,7 @@ class GeminiPassthrough final : public Translator {
   void readUsage(std::string_view text, const json_scan::Result& scan) {
     const json_scan::Member* u = scan.find("usageMetadata");
     if (!u || u->kind != 'o') return;
-    json um = json::parse(text.substr(u->valueBegin, u->valueEnd - u->valueBegin), nullptr, false);
+    json um = parseUntrusted<json>(text.substr(u->valueBegin, u->valueEnd - u->valueBegin));
     parseGeminiUsage(um, usage_);
   }
 

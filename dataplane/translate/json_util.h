@@ -8,9 +8,27 @@
 #include <string>
 #include <string_view>
 
+#include <nlohmann/json.hpp>
+
+#include "dataplane/schema/json_limits.h"
 #include "dataplane/translate/translator.h"
 
 namespace finops::dp {
+
+// How deep untrusted JSON may nest before the translators refuse it. Request bodies are
+// checked against the configured --max-json-depth before any parse, but JSON also arrives
+// inside strings (tool-call arguments, tool results) and from upstreams, and nlohmann's
+// serialiser and our walkers recurse once per level: without a bound, one deep value would
+// overflow a worker's stack.
+inline constexpr int kMaxJsonDepth = 128;
+
+// Parses untrusted JSON text without throwing: a discarded value when the text is invalid or
+// nests deeper than kMaxJsonDepth. Use it for every parse of bytes from a client or upstream.
+template <typename Json = nlohmann::json>
+Json parseUntrusted(std::string_view text) {
+  if (json_limits::tooDeep(text, kMaxJsonDepth)) return Json(Json::value_t::discarded);
+  return Json::parse(text, nullptr, false);
+}
 
 // The member `key` of object `o`, or nullptr when `o` is not an object, has no such member
 // or it is null. Works for nlohmann::json and nlohmann::ordered_json.

@@ -111,7 +111,7 @@ class OpenAICompatTranslator final : public Translator {
     if (opts->kind != 'o')
       return apiError(400, "invalid_request_error", "invalid_type",
                       "Invalid type for 'stream_options': expected an object.", "stream_options");
-    auto j = json::parse(body.substr(opts->valueBegin, opts->valueEnd - opts->valueBegin), nullptr, false);
+    auto j = parseUntrusted<json>(body.substr(opts->valueBegin, opts->valueEnd - opts->valueBegin));
     if (j.is_object() && j.contains("include_usage") && j["include_usage"] == true) {
       clientWantsUsage_ = true;
       return std::nullopt;

@@ -8,7 +8,7 @@
 namespace finops::dp {
 
 bool parseOpenAIUsage(std::string_view text, Usage& out) {
-  auto j = nlohmann::json::parse(text, nullptr, false);
+  auto j = parseUntrusted<nlohmann::json>(text);
   if (!j.is_object()) return false;
   auto num = [](const nlohmann::json& o, const char* k) -> int64_t {
     auto it = o.find(k);

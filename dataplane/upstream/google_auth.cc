@@ -1,5 +1,7 @@
 #include "dataplane/upstream/google_auth.h"
 
+#include "dataplane/translate/json_util.h"
+
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
@@ -199,7 +201,7 @@ net::awaitable<bool> TokenSource::fetch(Pool& pool, std::string& error) {
     co_return false;
   }
   unsigned status = parser->get().result_int();
-  auto j = json::parse(body, nullptr, false);
+  auto j = parseUntrusted<json>(body);
   if (status != 200 || !j.is_object() || !j.contains("access_token") || !j["access_token"].is_string()) {
     std::string why;
     for (const char* k : {"error_description", "error"})

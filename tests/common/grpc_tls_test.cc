@@ -384,7 +384,7 @@ TEST_F(GrpcTlsTest, ServerNameOverrideMatchesTheCertificate) {
 
 TEST(GrpcTlsLoopback, LoopbackTargets) {
   for (const char* t : {"127.0.0.1:50051", "127.0.0.1", "127.8.9.10:1", "localhost:50051",
-                        "LOCALHOST", "localhost.:1", "[::1]:50051", "::1", "[::ffff:127.0.0.1]:5",
+                        "LOCALHOST", "[::1]:50051", "::1", "[::ffff:127.0.0.1]:5",
                         "unix:/run/finops.sock", "unix-abstract:finops", "dns:///localhost:50051",
                         "dns:localhost:1", "dns://8.8.8.8/127.0.0.1:5", "ipv4:127.0.0.1:50051",
                         "ipv6:[::1]:5", "ipv4:127.0.0.1:1,127.0.0.2:1"})
@@ -395,7 +395,7 @@ TEST(GrpcTlsLoopback, OtherTargets) {
   for (const char* t :
        {"0.0.0.0:50051", "0.0.0.0", "[::]:50051", "::", ":50051", "", "10.0.0.1:50051",
         "128.0.0.1:1", "1270.0.0.1:1", "126.255.255.255", "example.com:443", "localhost.evil.com:1",
-        "mylocalhost:1", "[::2]:1", "[fe80::1%eth0]:1", "dns:///cp.internal:50051",
+        "mylocalhost:1", "localhost.:1", "127.0.0.1.:1", "[::2]:1", "[fe80::1%eth0]:1", "dns:///cp.internal:50051",
         "ipv4:127.0.0.1:1,10.0.0.1:1", "[::1", "finops-controlplane:50051"})
     EXPECT_FALSE(isLoopback(t)) << t;
 }
