@@ -10,15 +10,19 @@
 #include <filesystem>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <cstdlib>
 #include <iostream>
+#include <optional>
 #include <string>
 
+#include "common/dataplane_token.h"
 #include "common/grpc_tls.h"
 #include "common/log.h"
 #include "common/process.h"
 #include "controlplane/grpc/admin_service.h"
 #include "controlplane/grpc/usage_service.h"
 #include "controlplane/grpc/config_service.h"
+#include "controlplane/grpc/dataplane_auth.h"
 #include "controlplane/store/secrets.h"
 #include "controlplane/store/store.h"
 
@@ -36,6 +40,10 @@ struct Options {
   std::string tlsKey;
   std::string tlsClientCa;
   bool allowPlaintext = false;  // plaintext on a non-loopback --listen
+  // Data-plane credential (--dataplane-token-file, or FINOPS_DATAPLANE_TOKEN): tokens data
+  // planes must present on the config stream and usage reports, unless mutual TLS.
+  std::string dataPlaneTokenFile;
+  bool allowUnauthenticatedDataPlanes = false;  // no credential on a non-loopback --listen
 };
 
 void usage() {
@@ -48,6 +56,12 @@ void usage() {
                "  --tls-client-ca FILE    PEM CA bundle: require client certificates signed by it\n"
                "                          (mutual TLS, for data planes and finopsctl)\n"
                "  --allow-plaintext       serve plaintext gRPC on a non-loopback --listen\n"
+               "  --dataplane-token-file FILE  tokens data planes must present (one a line; read\n"
+               "                          at start; or env FINOPS_DATAPLANE_TOKEN). Needed on a\n"
+               "                          non-loopback --listen unless --tls-client-ca\n"
+               "  --allow-unauthenticated-dataplanes  UNSAFE: on a non-loopback --listen, give the\n"
+               "                          config (every provider key) to any caller without a\n"
+               "                          token or client certificate\n"
                "  --admin-token-file PATH where the first-start admin token is written, mode 0600\n"
                "                          (default: admin-token beside the database)\n"
                "  --master-key-file PATH  the master key that encrypts provider keys at rest: 32\n"
@@ -91,6 +105,10 @@ bool parseArgs(int argc, char** argv, Options& o) {
       if (!value(o.tlsClientCa)) return false;
     } else if (name == "--allow-plaintext") {
       o.allowPlaintext = true;
+    } else if (name == "--dataplane-token-file") {
+      if (!value(o.dataPlaneTokenFile)) return false;
+    } else if (name == "--allow-unauthenticated-dataplanes") {
+      o.allowUnauthenticatedDataPlanes = true;
     } else if (name == "--help" || name == "-h") {
       usage();
       std::exit(0);
@@ -140,6 +158,35 @@ std::shared_ptr<grpc::ServerCredentials> serverCredentials(const Options& o, std
   return creds;
 }
 
+// One line at start saying how data planes authenticate.
+void logDataPlaneAuth(const finops::cp::DataPlaneAuth& auth, size_t tokens,
+                      const std::string& tokenSource, const Options& o) {
+  using namespace finops;
+  if (!auth.mutualTls() && auth.open() && isLoopback(o.listen)) {
+    log::info(
+        "data planes on this host are accepted without a credential (loopback listener, no "
+        "--dataplane-token-file); give one before listening on another address",
+        {{"listen", o.listen}, {"dataplane_auth", "loopback"}});
+  } else if (!auth.mutualTls() && auth.open()) {
+    log::warn(
+        "accepting data planes WITHOUT any credential (--allow-unauthenticated-dataplanes): "
+        "anyone who can reach this port receives every provider API key and can report usage",
+        {{"listen", o.listen}, {"dataplane_auth", "none"}});
+  } else {
+    std::string mode = auth.mutualTls() ? (tokens ? "mtls+token" : "mtls") : "token";
+    nlohmann::json fields = {{"dataplane_auth", mode}};
+    if (tokens) {
+      fields["tokens"] = tokens;
+      fields["token_source"] = tokenSource;
+    }
+    log::info("data planes must authenticate", fields);
+    if (o.allowUnauthenticatedDataPlanes)
+      log::warn(
+          "--allow-unauthenticated-dataplanes has no effect: data planes need a client "
+          "certificate or a token");
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -152,6 +199,31 @@ int main(int argc, char** argv) {
   std::string transport;
   auto credentials = serverCredentials(opt, &transport);
   if (!credentials) return 2;
+  // Who may receive the config (every provider key) and report usage: decided before anything
+  // else starts, and a non-loopback listener with no data-plane credential does not start.
+  cp::DataPlaneAuthOptions dpAuthOptions;
+  std::string dpTokenSource;
+  {
+    std::optional<std::string> env;
+    if (const char* t = std::getenv(std::string(kDataPlaneTokenEnv).c_str())) env = t;
+    std::string error;
+    auto tokens =
+        loadDataPlaneTokens(opt.dataPlaneTokenFile, env, "--dataplane-token-file", &error);
+    if (!tokens) {
+      std::cerr << "finops-controlplane: " << error << "\n";
+      return 2;
+    }
+    for (const auto& w : tokens->warnings) log::warn(w);
+    dpAuthOptions.tokens = std::move(tokens->tokens);
+    dpTokenSource = tokens->source;
+  }
+  dpAuthOptions.mutualTls = transport == "mtls";
+  dpAuthOptions.loopbackOnly = isLoopback(opt.listen);
+  dpAuthOptions.allowUnauthenticated = opt.allowUnauthenticatedDataPlanes;
+  if (std::string why = cp::dataPlaneAuthStartupError(dpAuthOptions, opt.listen); !why.empty()) {
+    std::cerr << "finops-controlplane: " << why << "\n";
+    return 2;
+  }
   if (opt.adminTokenFile.empty()) {
     auto parent = std::filesystem::path(opt.db).parent_path();
     opt.adminTokenFile = (parent.empty() ? std::filesystem::path(".") : parent) / "admin-token";
@@ -194,9 +266,11 @@ int main(int argc, char** argv) {
   }
 
   cp::Publisher publisher;
-  cp::ConfigServiceImpl configService(publisher);
+  const size_t dpTokenCount = dpAuthOptions.tokens.size();
+  cp::DataPlaneAuth dataPlaneAuth(std::move(dpAuthOptions));
+  cp::ConfigServiceImpl configService(publisher, dataPlaneAuth);
   cp::AdminServiceImpl adminService(*store, publisher);
-  cp::UsageServiceImpl usageService(*store);
+  cp::UsageServiceImpl usageService(*store, dataPlaneAuth);
   try {
     adminService.republish();
   } catch (const std::exception& e) {
@@ -229,6 +303,7 @@ int main(int argc, char** argv) {
   if (transport == "plaintext" && !isLoopback(opt.listen))
     log::warn("serving plaintext gRPC on a non-loopback address (--allow-plaintext)",
               {{"listen", opt.listen}});
+  logDataPlaneAuth(dataPlaneAuth, dpTokenCount, dpTokenSource, opt);
 
   int sig = waitForSignal(sigs);
   log::info("shutting down", {{"signal", sig}});

@@ -7,9 +7,11 @@
 
 #include <cstdlib>
 #include <iostream>
+#include <optional>
 #include <string>
 
 #include "common/crypto.h"
+#include "common/dataplane_token.h"
 #include "common/grpc_tls.h"
 #include "common/log.h"
 #include "common/process.h"
@@ -33,6 +35,9 @@ struct Options {
   // The control plane link (--control-plane-ca/-cert/-key/-server-name): TLS when any is set
   // or the address is https://HOST:PORT.
   finops::ClientTlsOptions controlPlaneTls;
+  // The data-plane token sent to the control plane (--control-plane-token-file, or
+  // FINOPS_DATAPLANE_TOKEN): the first token of the file.
+  std::string controlPlaneTokenFile;
   finops::dp::ServerOptions server;
 };
 
@@ -47,6 +52,9 @@ void usage() {
          "  --control-plane-key FILE   PEM private key of --control-plane-cert\n"
          "  --control-plane-server-name NAME  name expected in the control plane's certificate\n"
          "                             (default: the host of --control-plane)\n"
+         "  --control-plane-token-file FILE  data-plane token to present to the control plane\n"
+         "                             (its first token; read at start; or env\n"
+         "                             FINOPS_DATAPLANE_TOKEN)\n"
          "  --listen HOST:PORT         HTTP listen address (default 127.0.0.1:8080; port 0 picks one)\n"
          "  --tls-cert FILE            serve HTTPS with this PEM certificate chain (leaf first)\n"
          "  --tls-key FILE             ... and this PEM private key (reloaded on SIGHUP and when\n"
@@ -121,6 +129,9 @@ bool parseArgs(int argc, char** argv, Options& o) {
     } else if (name == "--control-plane-server-name") {
       if (!value()) return false;
       o.controlPlaneTls.serverName = v;
+    } else if (name == "--control-plane-token-file") {
+      if (!value()) return false;
+      o.controlPlaneTokenFile = v;
     } else if (name == "--listen") {
       if (!value()) return false;
       o.listen = v;
@@ -176,7 +187,8 @@ bool parseArgs(int argc, char** argv, Options& o) {
       if (!value() || (v != "on" && v != "off")) return false;
       o.server.accessLog = v == "on";
     } else {
-      std::cerr << "finops-dataplane: unknown argument '" << a << "'\n";
+      // The name only: "--flag=value" may carry a secret typed by mistake.
+      std::cerr << "finops-dataplane: unknown argument '" << name << "'\n";
       return false;
     }
   }
@@ -327,14 +339,33 @@ int main(int argc, char** argv) {
 
   ChannelSecurity controlPlaneSecurity;
   if (!controlPlaneLink(opt, &controlPlaneSecurity)) return 2;
-  log::info("control plane link",
-            {{"control_plane", opt.controlPlane}, {"transport", controlPlaneSecurity.mode()}});
+  std::string controlPlaneToken;  // SECRET
+  {
+    std::optional<std::string> env;
+    if (const char* t = std::getenv(std::string(kDataPlaneTokenEnv).c_str())) env = t;
+    std::string error;
+    auto tokens =
+        loadDataPlaneTokens(opt.controlPlaneTokenFile, env, "--control-plane-token-file", &error);
+    if (!tokens) {
+      std::cerr << "finops-dataplane: " << error << "\n";
+      return 2;
+    }
+    for (const auto& w : tokens->warnings) log::warn(w);
+    if (!tokens->tokens.empty()) controlPlaneToken = tokens->tokens.front();
+    if (tokens->tokens.size() > 1)
+      log::info("the data-plane token source holds several tokens; sending the first",
+                {{"source", tokens->source}, {"tokens", tokens->tokens.size()}});
+  }
+  log::info("control plane link", {{"control_plane", opt.controlPlane},
+                                   {"transport", controlPlaneSecurity.mode()},
+                                   {"token", controlPlaneToken.empty() ? "none" : "given"}});
   if (!controlPlaneSecurity.tls() && !isLoopback(opt.controlPlane))
     log::warn("plaintext link to a non-loopback control plane (--allow-plaintext)",
               {{"control_plane", opt.controlPlane}});
 
   dp::ConfigStore config;
-  dp::Subscriber subscriber(opt.controlPlane, opt.nodeId, config, controlPlaneSecurity);
+  dp::Subscriber subscriber(opt.controlPlane, opt.nodeId, config, controlPlaneSecurity,
+                            controlPlaneToken);
   subscriber.start();
 
   dp::Governance governance;
@@ -343,6 +374,7 @@ int main(int argc, char** argv) {
   ro.target = opt.controlPlane;
   ro.nodeName = opt.nodeId;
   ro.security = controlPlaneSecurity;
+  ro.token = controlPlaneToken;
   governance.reporter = std::make_unique<dp::Reporter>(ro, governance.quota, config);
   governance.reporter->start();
   opt.server.governance = &governance;

@@ -298,12 +298,31 @@ AdminServiceImpl::Reactor* AdminServiceImpl::run(Ctx* ctx, const char* method, s
     if (e.code() == StoreError::Code::kFailedPrecondition)
       code = grpc::StatusCode::FAILED_PRECONDITION;
     status = grpc::Status(code, e.what());
+  } catch (const SecretsError& e) {
+    // A master key or a stored provider key that cannot be used (no keyring installed, a value
+    // that does not decrypt). The message names the provider, row or key id, never a secret.
+    log::error("admin call failed: provider secrets",
+               {{"method", method}, {"error", auditText(e.what(), 1024)}});
+    status = grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, e.what());
   } catch (const std::exception& e) {
     log::error("admin call failed", {{"method", method}, {"error", auditText(e.what(), 1024)}});
     status = grpc::Status(grpc::StatusCode::INTERNAL, "internal error");
   }
   audit.code = codeName(status.error_code());
   if (!status.ok()) audit.message = auditText(status.error_message(), 1024);
+  if (status.error_code() == grpc::StatusCode::UNAUTHENTICATED) {
+    // Anyone who reaches the port can make these: no caller-chosen text, and a bounded number
+    // of rows, so that a flood cannot grow the database without end.
+    audit.target.clear();
+    int64_t suppressedBefore = 0;
+    if (!admitUnauthenticatedAudit(audit.atMs, &suppressedBefore)) {
+      reactor->Finish(status);
+      return reactor;
+    }
+    if (suppressedBefore > 0)
+      audit.message += " (" + std::to_string(suppressedBefore) +
+                       " more unauthenticated calls in the previous minute were not recorded)";
+  }
   try {
     store_.appendAudit(audit);
   } catch (const std::exception& e) {
@@ -323,6 +342,22 @@ AdminServiceImpl::Reactor* AdminServiceImpl::run(Ctx* ctx, const char* method, s
                            {"status", status.ok() ? "OK" : audit.message}});
   reactor->Finish(status);
   return reactor;
+}
+
+bool AdminServiceImpl::admitUnauthenticatedAudit(int64_t nowMs, int64_t* suppressedBefore) {
+  std::lock_guard lock(unauthMu_);
+  if (nowMs - unauthWindowStartMs_ >= 60'000) {
+    unauthWindowStartMs_ = nowMs;
+    unauthRecorded_ = 0;
+    *suppressedBefore = unauthSuppressed_;
+    unauthSuppressed_ = 0;
+  }
+  if (unauthRecorded_ >= kUnauthenticatedAuditPerMinute) {
+    ++unauthSuppressed_;
+    return false;
+  }
+  ++unauthRecorded_;
+  return true;
 }
 
 AdminServiceImpl::Reactor* AdminServiceImpl::WhoAmI(Ctx* ctx, const v1::WhoAmIRequest*,

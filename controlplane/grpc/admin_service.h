@@ -2,6 +2,8 @@
 // ("authorization: Bearer <token>"); mutations publish a new snapshot to data planes.
 #pragma once
 
+#include <mutex>
+
 #include "controlplane/grpc/config_service.h"
 #include "controlplane/store/store.h"
 #include "finops/v1/admin.grpc.pb.h"
@@ -81,6 +83,15 @@ class AdminServiceImpl final : public finops::v1::AdminService::CallbackService 
   // not change the call's result (the change, if any, is already committed).
   template <typename F>
   Reactor* run(Ctx* ctx, const char* method, std::string target, bool mutates, F&& body);
+
+  // At most kUnauthenticatedAuditPerMinute unauthenticated calls are recorded (and logged) a
+  // minute; the next recorded one says how many were not. False: do not record this one.
+  static constexpr int kUnauthenticatedAuditPerMinute = 60;
+  bool admitUnauthenticatedAudit(int64_t nowMs, int64_t* suppressedBefore);
+  std::mutex unauthMu_;
+  int64_t unauthWindowStartMs_ = 0;
+  int unauthRecorded_ = 0;
+  int64_t unauthSuppressed_ = 0;
 
   Store& store_;
   Publisher& publisher_;

@@ -14,8 +14,11 @@ using google::protobuf::util::TimeUtil;
 
 class ConfigStreamReactor final : public grpc::ServerBidiReactor<DataPlaneMessage, ConfigPush> {
  public:
-  ConfigStreamReactor(grpc::CallbackServerContext* ctx, Publisher& publisher)
-      : publisher_(publisher), peer_(ctx->peer()), infoKey_(randomId("conn_")) {
+  ConfigStreamReactor(grpc::CallbackServerContext* ctx, Publisher& publisher, std::string auth)
+      : publisher_(publisher),
+        peer_(ctx->peer()),
+        auth_(std::move(auth)),
+        infoKey_(randomId("conn_")) {
     publisher_.updateInfo(infoKey_, [&](finops::v1::DataPlaneInfo& i) {
       i.set_peer(peer_);
       i.set_connected(true);
@@ -85,6 +88,7 @@ class ConfigStreamReactor final : public grpc::ServerBidiReactor<DataPlaneMessag
       });
       log::info("data plane connected", {{"node_id", nodeId_},
                                          {"peer", peer_},
+                                         {"auth", auth_},
                                          {"current_version", m.hello().current_version()}});
       std::lock_guard lock(mu_);
       helloSeen_ = true;
@@ -133,6 +137,7 @@ class ConfigStreamReactor final : public grpc::ServerBidiReactor<DataPlaneMessag
 
   Publisher& publisher_;
   const std::string peer_;
+  const std::string auth_;  // how the data plane was accepted (DataPlaneAuth::check)
   const std::string infoKey_;
   std::string nodeId_;
   DataPlaneMessage in_;
@@ -197,9 +202,23 @@ void Publisher::updateInfo(const std::string& key,
   }
 }
 
+namespace {
+
+// A stream refused before anything is read or sent: finishes at once with `status`.
+class RefusedStream final : public grpc::ServerBidiReactor<DataPlaneMessage, ConfigPush> {
+ public:
+  explicit RefusedStream(const grpc::Status& status) { Finish(status); }
+  void OnDone() override { delete this; }
+};
+
+}  // namespace
+
 grpc::ServerBidiReactor<DataPlaneMessage, ConfigPush>* ConfigServiceImpl::StreamConfig(
     grpc::CallbackServerContext* context) {
-  return new ConfigStreamReactor(context, publisher_);
+  std::string via;
+  grpc::Status status = auth_.check(*context, "StreamConfig", &via);
+  if (!status.ok()) return new RefusedStream(status);
+  return new ConfigStreamReactor(context, publisher_, std::move(via));
 }
 
 }  // namespace finops::cp

@@ -4,6 +4,9 @@
 // most one write in flight; when a write completes and a newer snapshot exists, the reactor
 // sends the newest one only, so a slow data plane skips intermediate versions (coalescing).
 // Thread-safe: publish() may be called from any thread.
+//
+// Every stream is checked by DataPlaneAuth first (dataplane_auth.h): a caller without a valid
+// data-plane credential gets UNAUTHENTICATED and never sees a snapshot or the data-plane list.
 #pragma once
 
 #include <grpcpp/grpcpp.h>
@@ -14,6 +17,7 @@
 #include <mutex>
 #include <set>
 
+#include "controlplane/grpc/dataplane_auth.h"
 #include "finops/v1/admin.pb.h"
 #include "finops/v1/config.grpc.pb.h"
 
@@ -42,12 +46,15 @@ class Publisher {
 
 class ConfigServiceImpl final : public finops::v1::ConfigService::CallbackService {
  public:
-  explicit ConfigServiceImpl(Publisher& publisher) : publisher_(publisher) {}
+  // `auth` decides who may subscribe; it must outlive the service.
+  ConfigServiceImpl(Publisher& publisher, const DataPlaneAuth& auth)
+      : publisher_(publisher), auth_(auth) {}
   grpc::ServerBidiReactor<finops::v1::DataPlaneMessage, finops::v1::ConfigPush>* StreamConfig(
       grpc::CallbackServerContext* context) override;
 
  private:
   Publisher& publisher_;
+  const DataPlaneAuth& auth_;
 };
 
 }  // namespace finops::cp

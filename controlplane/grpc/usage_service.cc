@@ -10,7 +10,11 @@ grpc::ServerUnaryReactor* UsageServiceImpl::Report(grpc::CallbackServerContext* 
                                                    const finops::v1::UsageReport* req,
                                                    finops::v1::UsageReply* resp) {
   auto* reactor = ctx->DefaultReactor();
-  grpc::Status status;
+  grpc::Status status = auth_.check(*ctx, "Report");
+  if (!status.ok()) {
+    reactor->Finish(status);
+    return reactor;
+  }
   try {
     int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
                       std::chrono::system_clock::now().time_since_epoch())

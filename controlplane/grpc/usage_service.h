@@ -1,6 +1,9 @@
-// UsageService: data planes report usage records and receive quota allowances.
+// UsageService: data planes report usage records and receive quota allowances. Every call is
+// checked by DataPlaneAuth first (dataplane_auth.h): without a valid data-plane credential it
+// gets UNAUTHENTICATED and nothing is applied.
 #pragma once
 
+#include "controlplane/grpc/dataplane_auth.h"
 #include "controlplane/store/store.h"
 #include "finops/v1/usage.grpc.pb.h"
 
@@ -8,7 +11,8 @@ namespace finops::cp {
 
 class UsageServiceImpl final : public finops::v1::UsageService::CallbackService {
  public:
-  explicit UsageServiceImpl(Store& store) : store_(store) {}
+  // `auth` decides who may report; it must outlive the service.
+  UsageServiceImpl(Store& store, const DataPlaneAuth& auth) : store_(store), auth_(auth) {}
 
   grpc::ServerUnaryReactor* Report(grpc::CallbackServerContext* ctx,
                                    const finops::v1::UsageReport* req,
@@ -16,6 +20,7 @@ class UsageServiceImpl final : public finops::v1::UsageService::CallbackService 
 
  private:
   Store& store_;
+  const DataPlaneAuth& auth_;
 };
 
 }  // namespace finops::cp

@@ -28,6 +28,19 @@ finops::v1::DataPlaneMessage applyPush(const finops::v1::ConfigPush& push, Confi
   return reply;
 }
 
+std::string controlPlaneAuthHint(const ChannelSecurity& security, bool hasToken) {
+  if (hasToken)
+    return "the control plane does not accept this data plane's token: the token in "
+           "--control-plane-token-file (or FINOPS_DATAPLANE_TOKEN) must be one of the tokens in "
+           "the control plane's --dataplane-token-file";
+  std::string hint =
+      "the control plane requires a data-plane token: pass --control-plane-token-file FILE (or "
+      "set FINOPS_DATAPLANE_TOKEN) with a token from the control plane's --dataplane-token-file";
+  if (!security.clientCertificate)
+    hint += ", or use mutual TLS (--control-plane-cert/--control-plane-key)";
+  return hint;
+}
+
 namespace {
 
 // What to check when the link to the control plane cannot be established.
@@ -53,10 +66,11 @@ std::string linkHint(const ChannelSecurity& security, const grpc::Status& status
 }  // namespace
 
 Subscriber::Subscriber(std::string target, std::string nodeId, ConfigStore& store,
-                       ChannelSecurity security)
+                       ChannelSecurity security, std::string token)
     : target_(std::move(target)),
       nodeId_(std::move(nodeId)),
       security_(std::move(security)),
+      token_(std::move(token)),
       store_(store) {}
 
 Subscriber::~Subscriber() { stop(); }
@@ -90,6 +104,7 @@ void Subscriber::run() {
   const auto maxBackoff = std::chrono::milliseconds(1000);
   bool warnedDown = false;
   auto lastWarning = std::chrono::steady_clock::time_point();
+  grpc::StatusCode lastWarnedCode = grpc::StatusCode::OK;
   const auto warnEvery = std::chrono::seconds(30);
 
   for (;;) {
@@ -115,6 +130,7 @@ void Subscriber::run() {
       activeCall_ = &ctx;
     }
     ctx.set_wait_for_ready(ready);
+    if (!token_.empty()) ctx.AddMetadata("authorization", "Bearer " + token_);
     auto stream = stub->StreamConfig(&ctx);
     finops::v1::DataPlaneMessage hello;
     hello.mutable_hello()->set_node_id(nodeId_);
@@ -142,7 +158,28 @@ void Subscriber::run() {
       if (stopping_) return;
     }
     auto now = std::chrono::steady_clock::now();
-    if (store_.connected() || !warnedDown || now - lastWarning >= warnEvery) {
+    // Said at once when something changes (including the kind of failure), then every 30 s.
+    bool due = store_.connected() || !warnedDown || status.error_code() != lastWarnedCode ||
+               now - lastWarning >= warnEvery;
+    if (status.error_code() == grpc::StatusCode::UNAUTHENTICATED) {
+      // A configuration problem, not an outage: said as an error, with the flag to check.
+      if (due) {
+        nlohmann::json fields = {{"control_plane", target_},
+                                 {"transport", security_.mode()},
+                                 {"token", token_.empty() ? "none" : "given"},
+                                 {"grpc_code", static_cast<int>(status.error_code())},
+                                 {"error", status.error_message()},
+                                 {"hint", controlPlaneAuthHint(security_, !token_.empty())}};
+        log::error(store_.get() ? "the control plane refused this data plane (UNAUTHENTICATED); "
+                                  "serving the last good config and retrying"
+                                : "the control plane refused this data plane (UNAUTHENTICATED); "
+                                  "not ready until it sends a config; retrying",
+                   fields);
+        warnedDown = true;
+        lastWarning = now;
+        lastWarnedCode = status.error_code();
+      }
+    } else if (due) {
       nlohmann::json fields = {{"control_plane", target_},
                                {"transport", security_.mode()},
                                {"grpc_code", static_cast<int>(status.error_code())},
@@ -159,6 +196,7 @@ void Subscriber::run() {
                   fields);
       warnedDown = true;
       lastWarning = now;
+      lastWarnedCode = status.error_code();
     }
     store_.setConnected(false);
     // Full jitter in [backoff/2, backoff].

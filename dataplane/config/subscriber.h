@@ -5,7 +5,10 @@
 //
 // A link that cannot be established (control plane down, TLS handshake refused, e.g. a missing
 // or untrusted client certificate under mutual TLS) is retried the same way and logged as a
-// warning with gRPC's reason, again every 30 s while it lasts.
+// warning with gRPC's reason, again every 30 s while it lasts. A control plane that refuses the
+// data plane's credential (UNAUTHENTICATED: no data-plane token, or a wrong one) is retried the
+// same way and logged as an error naming the flag to check; the data plane stays not ready
+// until it gets a config.
 #pragma once
 
 #include <condition_variable>
@@ -24,11 +27,17 @@ namespace finops::dp {
 // Nack with the reason (the store then keeps its previous snapshot).
 finops::v1::DataPlaneMessage applyPush(const finops::v1::ConfigPush& push, ConfigStore& store);
 
+// What an operator should check when the control plane answers UNAUTHENTICATED: the token
+// flags (`hasToken`: this data plane sends one), or mutual TLS.
+std::string controlPlaneAuthHint(const ChannelSecurity& security, bool hasToken);
+
 class Subscriber {
  public:
   // `security`: plaintext by default, else the TLS credentials for the control plane link.
+  // `token` (SECRET): the data-plane token sent as "authorization: Bearer <token>" on the config
+  // stream; empty: none (mutual TLS, or a control plane on the same host that needs none).
   Subscriber(std::string target, std::string nodeId, ConfigStore& store,
-             ChannelSecurity security = {});
+             ChannelSecurity security = {}, std::string token = {});
   ~Subscriber();
   void start();
   void stop();
@@ -39,6 +48,7 @@ class Subscriber {
   const std::string target_;
   const std::string nodeId_;
   const ChannelSecurity security_;
+  const std::string token_;  // SECRET
   ConfigStore& store_;
   std::thread thread_;
   std::mutex mu_;

@@ -5,6 +5,7 @@
 
 #include "common/crypto.h"
 #include "common/log.h"
+#include "dataplane/config/subscriber.h"
 
 namespace finops::dp {
 
@@ -69,11 +70,20 @@ bool Reporter::reportOnce(bool withDemands) {
   if (report.records_size() == 0 && report.demands_size() == 0) return true;
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  if (!options_.token.empty()) ctx.AddMetadata("authorization", "Bearer " + options_.token);
   v1::UsageReply reply;
   int64_t sent = steadyMs();
   grpc::Status st = stub_->Report(&ctx, report, &reply);
   if (!st.ok()) {
     quota_.unsent(demands);
+    if (st.error_code() == grpc::StatusCode::UNAUTHENTICATED) {
+      log::error("usage report refused by the control plane (UNAUTHENTICATED); will retry",
+                 {{"error", st.error_message()},
+                  {"buffered", buffered()},
+                  {"transport", options_.security.mode()},
+                  {"hint", controlPlaneAuthHint(options_.security, !options_.token.empty())}});
+      return false;
+    }
     log::warn("usage report failed; will retry", {{"error", st.error_message()},
                                                   {"buffered", buffered()},
                                                   {"transport", options_.security.mode()}});

@@ -25,6 +25,7 @@ struct ReporterOptions {
   std::string target;        // control plane address
   std::string nodeName;      // --node-id
   ChannelSecurity security;  // plaintext by default, else the control plane link's TLS
+  std::string token;         // SECRET: data-plane token ("authorization: Bearer"); empty: none
   size_t maxBuffered = 200'000;
   size_t maxBatch = 2'000;
   std::chrono::milliseconds interval{100};

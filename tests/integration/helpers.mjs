@@ -94,8 +94,11 @@ class Proc {
     const header = `\n===== ${new Date().toISOString()} ${file} ${args.join(' ')}\n`;
     fs.appendFileSync(this.stdoutFile, header);
     fs.appendFileSync(this.stderrFile, header);
+    // A data-plane token from the developer's shell must not change what a test sees.
+    const inherited = { ...process.env };
+    delete inherited.FINOPS_DATAPLANE_TOKEN;
     this.child = spawn(file, args, {
-      env: { ...process.env, ...NO_PROXY_ENV, ...env },
+      env: { ...inherited, ...NO_PROXY_ENV, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.exited = false;
@@ -399,14 +402,15 @@ export class FinopsEnv {
    * Starts finops-dataplane against this environment's control plane on 127.0.0.1:0 and waits
    * for /readyz 200. The returned Proc also carries `port` and `url` (http://127.0.0.1:PORT),
    * so several data planes can run in one environment (env.dp / env.dpUrl are the last one).
+   * `env` adds environment variables (e.g. FINOPS_DATAPLANE_TOKEN).
    */
-  async startDataPlane({ nodeId = 'it-dp-1', maxBodyBytes, threads = 2, drainTimeout = 2, extraArgs = [], waitReady = true } = {}) {
+  async startDataPlane({ nodeId = 'it-dp-1', maxBodyBytes, threads = 2, drainTimeout = 2, extraArgs = [], waitReady = true, env = {} } = {}) {
     this.dpStarts += 1;
     const name = `dataplane-${this.dpStarts}`;
     const args = ['--control-plane', this.cpAddr, '--listen', '127.0.0.1:0', '--threads', String(threads), '--node-id', nodeId, '--drain-timeout', String(drainTimeout)];
     if (maxBodyBytes !== undefined) args.push('--max-body-bytes', String(maxBodyBytes));
     args.push(...extraArgs);
-    const proc = new Proc(name, bin('finops-dataplane'), args, { dir: this.dir });
+    const proc = new Proc(name, bin('finops-dataplane'), args, { dir: this.dir, env });
     this.procs.push(proc);
     this.dp = proc;
     this.nodeId = nodeId;

@@ -164,6 +164,8 @@ scenario('1. mutual TLS: only data planes and finopsctl with a certificate from 
     extraArgs: ['--tls-cert', pki.serverCert, '--tls-key', pki.serverKey, '--tls-client-ca', pki.ca],
   });
   assert.match(cp.stderr, /"msg":"listening on [^"]*"[^\n]*"transport":"mtls"/, cp.tail());
+  // Under mutual TLS the client certificate is the data planes' credential (no token needed).
+  assert.match(cp.stderr, /"msg":"data planes must authenticate"[^\n]*"dataplane_auth":"mtls"/, cp.tail());
 
   // Set up with finopsctl over mTLS (through FINOPS_CA_FILE / FINOPS_CERT_FILE / FINOPS_KEY_FILE).
   let r = await env.ctl(['providers', 'add', 'openai', '--base-url', `${mock.url}/v1`, '--api-key-env', 'PROVIDER_KEY', '-o', 'json'], {
@@ -312,8 +314,10 @@ scenario('3. plaintext only on loopback unless --allow-plaintext', { label: 'loo
   assert.equal(r.code, 2, show(r));
   assert.match(r.stderr, /--tls-client-ca \(mutual TLS\) needs --tls-cert/, show(r));
 
-  // With --allow-plaintext it starts (and says it serves plaintext).
-  const cp = await env.startControlPlane({ host: '0.0.0.0', extraArgs: ['--allow-plaintext'] });
+  // With --allow-plaintext it starts (and says it serves plaintext). Data planes need a
+  // credential on a non-loopback address (dataplane_auth.test.mjs); this scenario is about
+  // plaintext, so it waives that explicitly.
+  const cp = await env.startControlPlane({ host: '0.0.0.0', extraArgs: ['--allow-plaintext', '--allow-unauthenticated-dataplanes'] });
   assert.match(cp.stderr, /"msg":"listening on 0\.0\.0\.0:\d+"[^\n]*"transport":"plaintext"/, cp.tail());
   assert.match(cp.stderr, /serving plaintext gRPC on a non-loopback address/, cp.tail());
 

@@ -93,3 +93,22 @@ value). Empty otherwise.
 Listener TLS (values dataPlane.tls): where the data plane's HTTPS certificate Secret is mounted.
 */}}
 {{- define "finops.dataplane.listenerTlsDir" -}}/etc/finops/listener-tls{{- end }}
+
+{{/*
+The data-plane credential (values dataPlaneToken). "true" when the data planes authenticate with
+the token, i.e. whenever mutual TLS is off; empty otherwise.
+*/}}
+{{- define "finops.dataPlaneToken.enabled" -}}
+{{- if not (and .Values.grpcTls.enabled .Values.grpcTls.mutual) }}true{{- end }}
+{{- end }}
+
+{{/* The Secret holding the token(s): the user's, or the one the chart makes. */}}
+{{- define "finops.dataPlaneToken.secretName" -}}
+{{- default (printf "%s-dataplane-token" (include "finops.fullname" .)) .Values.dataPlaneToken.existingSecret }}
+{{- end }}
+
+{{/* The token file, where the Secret is mounted in both pods. */}}
+{{- define "finops.dataPlaneToken.dir" -}}/etc/finops/dataplane-token{{- end }}
+{{- define "finops.dataPlaneToken.file" -}}
+{{- printf "%s/%s" (include "finops.dataPlaneToken.dir" .) (.Values.dataPlaneToken.key | default "token") }}
+{{- end }}

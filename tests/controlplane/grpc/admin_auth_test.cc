@@ -98,6 +98,10 @@ class AdminAuthTest : public ::testing::Test {
     dir_ = std::filesystem::temp_directory_path() / ("finops-auth-" + randomId(""));
     dbPath_ = (dir_ / "finops.db").string();
     store_ = std::make_unique<Store>(dbPath_);
+    // Provider keys are sealed at rest: without a keyring, storing one fails (as it should).
+    if (withKeyring())
+      store_->installKeyring(
+          std::make_shared<const Keyring>(parseMasterKey(generateMasterKeyText(), "test")));
     adminSecret_ = *store_->ensureInitialAdminToken();
     adminId_ = store_->findAdminToken(adminSecret_)->id;
     std::tie(ci_, ciSecret_) = store_->createAdminToken("ci", "keys:write", adminId_);
@@ -111,6 +115,8 @@ class AdminAuthTest : public ::testing::Test {
     stub_ = v1::AdminService::NewStub(grpc::CreateChannel("127.0.0.1:" + std::to_string(port_),
                                                           grpc::InsecureChannelCredentials()));
   }
+  virtual bool withKeyring() const { return true; }
+
   void TearDown() override {
     server_->Shutdown(std::chrono::system_clock::now());
     server_.reset();
@@ -304,7 +310,10 @@ TEST_F(AdminAuthTest, EveryCallLeavesOneAuditEntryWithoutSecrets) {
   v1::ProviderInfo provider;
   EXPECT_EQ(stub_->CreateProvider(as(ciSecret_).get(), cp, &provider).error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
-  stub_->CreateProvider(as(adminSecret_).get(), cp, &provider);  // result not at issue here
+  auto created = stub_->CreateProvider(as(adminSecret_).get(), cp, &provider);
+  ASSERT_TRUE(created.ok()) << created.error_message();
+  ASSERT_EQ(provider.keys_size(), 1);
+  EXPECT_EQ(provider.keys(0).redacted(), "sk-...cdef");
   v1::WhoAmIResponse who;
   stub_->WhoAmI(as("fo-admin-guessed-token-value").get(), {}, &who);
   // A secret typed where an id was expected is not recorded.
@@ -328,6 +337,7 @@ TEST_F(AdminAuthTest, EveryCallLeavesOneAuditEntryWithoutSecrets) {
   EXPECT_EQ(entries[2].method(), "CreateProvider");
   EXPECT_EQ(entries[2].token_id(), adminId_);
   EXPECT_EQ(entries[2].target(), "openai");
+  EXPECT_EQ(entries[2].code(), "OK");
   EXPECT_EQ(entries[3].method(), "CreateProvider");
   EXPECT_EQ(entries[3].token_id(), ci_.id);
   EXPECT_EQ(entries[3].scope(), "keys:write");
@@ -373,6 +383,27 @@ TEST_F(AdminAuthTest, EveryCallLeavesOneAuditEntryWithoutSecrets) {
             grpc::StatusCode::INVALID_ARGUMENT);
 }
 
+TEST_F(AdminAuthTest, UnauthenticatedCallsAreRecordedAtMostSixtyAMinuteWithoutTarget) {
+  v1::KeyId id;
+  id.set_id(std::string(200, 'x'));
+  v1::VirtualKeyInfo got;
+  for (int i = 0; i < 75; ++i)
+    EXPECT_EQ(stub_->GetKey(as("fo-admin-wrong").get(), id, &got).error_code(),
+              grpc::StatusCode::UNAUTHENTICATED);
+  int unauthenticated = 0;
+  for (const auto& e : audit()) {
+    if (e.code() != "UNAUTHENTICATED") continue;
+    ++unauthenticated;
+    EXPECT_EQ(e.target(), "") << "caller-chosen text from an unauthenticated call";
+  }
+  EXPECT_EQ(unauthenticated, 60);
+  // Authenticated calls are still all recorded.
+  v1::WhoAmIResponse who;
+  ASSERT_TRUE(stub_->WhoAmI(as(adminSecret_).get(), {}, &who).ok());
+  EXPECT_EQ(audit()[0].method(), "WhoAmI");
+  EXPECT_EQ(audit()[0].code(), "OK");
+}
+
 TEST_F(AdminAuthTest, AnAuditWriteFailureIsLoggedAndTheCallStands) {
   {
     SQLite::Database db(dbPath_, SQLite::OPEN_READWRITE);
@@ -390,6 +421,30 @@ TEST_F(AdminAuthTest, AnAuditWriteFailureIsLoggedAndTheCallStands) {
   EXPECT_NE(err.find("CreateKey"), std::string::npos) << err;
   EXPECT_EQ(err.find(key.secret()), std::string::npos) << "the log holds the key";
   EXPECT_EQ(err.find(ciSecret_), std::string::npos) << "the log holds the token";
+}
+
+// A store without a master key cannot seal a provider key: the call fails with
+// FAILED_PRECONDITION and the store's message (which names no secret), not INTERNAL.
+class AdminAuthNoKeyringTest : public AdminAuthTest {
+ protected:
+  bool withKeyring() const override { return false; }
+};
+
+TEST_F(AdminAuthNoKeyringTest, SecretsErrorIsAFailedPreconditionWithItsMessage) {
+  v1::CreateProviderRequest cp;
+  cp.set_name("openai");
+  cp.set_base_url("https://api.openai.com/v1");
+  cp.add_api_keys("sk-upstream-secret-0123456789abcdef");
+  v1::ProviderInfo provider;
+  auto s = stub_->CreateProvider(as(adminSecret_).get(), cp, &provider);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << s.error_message();
+  EXPECT_NE(s.error_message().find("no master key is installed"), std::string::npos)
+      << s.error_message();
+  EXPECT_EQ(s.error_message().find("sk-upstream-secret"), std::string::npos);
+  auto entries = audit();
+  ASSERT_FALSE(entries.empty());
+  EXPECT_EQ(entries[0].method(), "CreateProvider");
+  EXPECT_EQ(entries[0].code(), "FAILED_PRECONDITION");
 }
 
 }  // namespace

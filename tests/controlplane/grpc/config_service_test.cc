@@ -40,7 +40,10 @@ class ConfigStreamTest : public ::testing::Test {
   void TearDown() override { server_->Shutdown(std::chrono::system_clock::now()); }
 
   Publisher publisher_;
-  ConfigServiceImpl service_{publisher_};
+  // A loopback listener without a data-plane token: data planes need no credential here
+  // (dataplane_auth_test.cc covers the credentials).
+  DataPlaneAuth auth_{DataPlaneAuthOptions{.loopbackOnly = true}};
+  ConfigServiceImpl service_{publisher_, auth_};
   int port_ = 0;
   std::unique_ptr<grpc::Server> server_;
   std::shared_ptr<grpc::Channel> channel_;
