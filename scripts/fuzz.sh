@@ -73,7 +73,9 @@ export UBSAN_OPTIONS="${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}"
 # ---- replay the committed corpus ----------------------------------------------------------------
 echo "fuzz: replaying the committed corpus (regression inputs included)"
 for t in "${targets[@]}"; do
-  if ! out="$("$BUILD/bin/fuzz_$t" -runs=0 "$REPO/tests/fuzz/corpus/$t" 2>&1)"; then
+  mkdir -p "$BUILD/artifacts/$t"
+  if ! out="$("$BUILD/bin/fuzz_$t" -runs=0 -artifact_prefix="$BUILD/artifacts/$t/" \
+                "$REPO/tests/fuzz/corpus/$t" 2>&1)"; then
     printf '%s\n' "$out" | tail -60
     echo "fuzz: FAILED: fuzz_$t fails on a committed corpus input (see above); reproduce with:" >&2
     echo "  $BUILD/bin/fuzz_$t $REPO/tests/fuzz/corpus/$t/<file>" >&2

@@ -85,15 +85,22 @@ bool validUtf8(std::string_view s) {
 int fixedSize(uint8_t type) {
   switch (static_cast<HeaderType>(type)) {
     case HeaderType::kTrue:
-    case HeaderType::kFalse: return 0;
-    case HeaderType::kByte: return 1;
-    case HeaderType::kShort: return 2;
-    case HeaderType::kInt: return 4;
+    case HeaderType::kFalse:
+      return 0;
+    case HeaderType::kByte:
+      return 1;
+    case HeaderType::kShort:
+      return 2;
+    case HeaderType::kInt:
+      return 4;
     case HeaderType::kLong:
-    case HeaderType::kTimestamp: return 8;
-    case HeaderType::kUuid: return 16;
+    case HeaderType::kTimestamp:
+      return 8;
+    case HeaderType::kUuid:
+      return 16;
     case HeaderType::kBytes:
-    case HeaderType::kString: return -1;
+    case HeaderType::kString:
+      return -1;
   }
   return -2;
 }
@@ -108,16 +115,26 @@ uint32_t crc32(std::string_view data, uint32_t crc) {
 
 std::string_view typeName(HeaderType type) {
   switch (type) {
-    case HeaderType::kTrue: return "true";
-    case HeaderType::kFalse: return "false";
-    case HeaderType::kByte: return "byte";
-    case HeaderType::kShort: return "short";
-    case HeaderType::kInt: return "int";
-    case HeaderType::kLong: return "long";
-    case HeaderType::kBytes: return "bytes";
-    case HeaderType::kString: return "string";
-    case HeaderType::kTimestamp: return "timestamp";
-    case HeaderType::kUuid: return "uuid";
+    case HeaderType::kTrue:
+      return "true";
+    case HeaderType::kFalse:
+      return "false";
+    case HeaderType::kByte:
+      return "byte";
+    case HeaderType::kShort:
+      return "short";
+    case HeaderType::kInt:
+      return "int";
+    case HeaderType::kLong:
+      return "long";
+    case HeaderType::kBytes:
+      return "bytes";
+    case HeaderType::kString:
+      return "string";
+    case HeaderType::kTimestamp:
+      return "timestamp";
+    case HeaderType::kUuid:
+      return "uuid";
   }
   return "unknown";
 }
@@ -199,8 +216,8 @@ Decoder::Step Decoder::next(Frame& out) {
       return fail("total length " + std::to_string(total) + " exceeds the limit of " +
                   std::to_string(limits_.maxFrameBytes) + " bytes");
     if (headers > total - kMinFrameBytes)
-      return fail("headers length " + std::to_string(headers) +
-                  " does not fit in a frame of " + std::to_string(total) + " bytes");
+      return fail("headers length " + std::to_string(headers) + " does not fit in a frame of " +
+                  std::to_string(total) + " bytes");
     if (headers > limits_.maxHeadersBytes)
       return fail("headers length " + std::to_string(headers) + " exceeds the limit of " +
                   std::to_string(limits_.maxHeadersBytes) + " bytes");
@@ -212,8 +229,8 @@ Decoder::Step Decoder::next(Frame& out) {
   const std::string_view frame(p, totalLen_);
   const uint32_t wantCrc = static_cast<uint32_t>(readBE(p + totalLen_ - kCrcBytes, 4));
   if (uint32_t crc = crc32(frame.substr(0, totalLen_ - kCrcBytes)); crc != wantCrc)
-    return fail("message CRC mismatch (computed " + hex32(crc) + ", frame says " +
-                hex32(wantCrc) + ")");
+    return fail("message CRC mismatch (computed " + hex32(crc) + ", frame says " + hex32(wantCrc) +
+                ")");
   if (!parseHeaders(frame.substr(kPreludeBytes, headersLen_), out)) return Step::kError;
   const size_t payloadBegin = kPreludeBytes + headersLen_;
   out.payload.assign(frame.substr(payloadBegin, totalLen_ - kCrcBytes - payloadBegin));
@@ -270,8 +287,7 @@ bool Decoder::parseHeaders(std::string_view s, Frame& out) {
       const size_t len = readBE(s.data() + i, 2);
       i += 2;
       if (s.size() - i < len) {
-        fail(what + ": the value (" + std::to_string(len) +
-             " bytes) overruns the headers section");
+        fail(what + ": the value (" + std::to_string(len) + " bytes) overruns the headers section");
         return false;
       }
       h.value.bytes.assign(s.substr(i, len));

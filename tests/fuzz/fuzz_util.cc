@@ -1,8 +1,8 @@
 #include "tests/fuzz/fuzz_util.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
-#include <algorithm>
 #include <nlohmann/json.hpp>
 
 namespace finops::fuzz {

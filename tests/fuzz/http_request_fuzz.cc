@@ -71,8 +71,8 @@ Parsed parse(const std::vector<std::string_view>& reads) {
 }
 
 bool within(std::string_view part, std::string_view whole) {
-  return part.empty() || (part.data() >= whole.data() &&
-                          part.data() + part.size() <= whole.data() + whole.size());
+  return part.empty() ||
+         (part.data() >= whole.data() && part.data() + part.size() <= whole.data() + whole.size());
 }
 
 bool cleanValue(std::string_view v) {
@@ -107,7 +107,8 @@ Settings settings(uint8_t flags) {
         FUZZ_CHECK(p.has_value(), o + ": " + error);
         s.origins.push_back(*p);
       }
-      for (const auto& h : finops::defaultAllowedHeaders()) s.allowedHeaders.add(finops::asciiLower(h));
+      for (const auto& h : finops::defaultAllowedHeaders())
+        s.allowedHeaders.add(finops::asciiLower(h));
       break;
     }
     case 1:
@@ -116,17 +117,23 @@ Settings settings(uint8_t flags) {
       break;
     case 2:
       s.origins = origins({"https://app.example.com", "https://*.example.org:*", "http://[::1]:*"});
-      for (const auto& h : finops::defaultAllowedHeaders()) s.allowedHeaders.add(finops::asciiLower(h));
+      for (const auto& h : finops::defaultAllowedHeaders())
+        s.allowedHeaders.add(finops::asciiLower(h));
       s.allowedHeaders.add("x-stainless-*");
       break;
-    default: break;  // nothing allowed
+    default:
+      break;  // nothing allowed
   }
   switch ((flags >> 2) & 3) {
-    case 0: break;
+    case 0:
+      break;
     case 1:
       // Settings that name headers the rule must drop anyway.
-      s.forward = {"x-custom", "openai-organization", "authorization", "connection", "host",
-                   "x-bf-vk", "content-type", "te", "x-api-key", "cookie"};
+      s.forward = {"x-custom",      "openai-organization",
+                   "authorization", "connection",
+                   "host",          "x-bf-vk",
+                   "content-type",  "te",
+                   "x-api-key",     "cookie"};
       s.extra.add("*");
       break;
     case 2:
@@ -134,7 +141,9 @@ Settings settings(uint8_t flags) {
       s.extra.add("x-trace-*");
       s.extra.add("helicone-auth");
       break;
-    default: s.extra.add("*"); break;
+    default:
+      s.extra.add("*");
+      break;
   }
   return s;
 }
@@ -209,7 +218,8 @@ void checkForwarded(const Request& req, const Settings& s) {
                    lower != "anthropic-version" && lower != "anthropic-beta",
                "forwards the gateway's own " + lower);
     FUZZ_CHECK(upstream.find(lower) == upstream.end(), "overrides the upstream's " + lower);
-    for (const auto& n : named) FUZZ_CHECK(n != lower, "forwards " + lower + " named in Connection");
+    for (const auto& n : named)
+      FUZZ_CHECK(n != lower, "forwards " + lower + " named in Connection");
   }
 }
 

@@ -67,12 +67,18 @@ int depthOf(std::string_view text) {
 
 char kindOf(const json& j) {
   switch (j.type()) {
-    case json::value_t::string: return 's';
-    case json::value_t::object: return 'o';
-    case json::value_t::array: return 'a';
-    case json::value_t::boolean: return j.get<bool>() ? 't' : 'f';
-    case json::value_t::null: return 'z';
-    default: return 'n';
+    case json::value_t::string:
+      return 's';
+    case json::value_t::object:
+      return 'o';
+    case json::value_t::array:
+      return 'a';
+    case json::value_t::boolean:
+      return j.get<bool>() ? 't' : 'f';
+    case json::value_t::null:
+      return 'z';
+    default:
+      return 'n';
   }
 }
 
@@ -132,8 +138,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
 
   json doc = json::parse(text);
-  FUZZ_CHECK(depth == depthOf(text), "maxDepth " + std::to_string(depth) + ", true depth " +
-                                         std::to_string(depthOf(text)));
+  FUZZ_CHECK(depth == depthOf(text),
+             "maxDepth " + std::to_string(depth) + ", true depth " + std::to_string(depthOf(text)));
   FUZZ_CHECK(scan.isObject == doc.is_object(), "");
   if (!doc.is_object()) {
     FUZZ_CHECK(scan.members.empty(), "members reported for a non-object");
@@ -142,7 +148,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   bool duplicates = false;
   for (const js::Member& m : scan.members) {
     FUZZ_CHECK(m.valueBegin < m.valueEnd && m.valueEnd <= text.size(), "member out of range");
-    FUZZ_CHECK(m.rawKey.data() > text.data() && m.rawKey.data() + m.rawKey.size() < text.data() + text.size(),
+    FUZZ_CHECK(m.rawKey.data() > text.data() &&
+                   m.rawKey.data() + m.rawKey.size() < text.data() + text.size(),
                "key out of range");
     std::string_view raw = text.substr(m.valueBegin, m.valueEnd - m.valueBegin);
     FUZZ_CHECK(finops::fuzz::isJson(raw), std::string(raw));
@@ -161,8 +168,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     // Replacing a value keeps the document valid.
     std::string spliced = js::splice(text, m, "null");
     js::Result again = js::scan(spliced, kMaxDepth);
-    FUZZ_CHECK(again.ok && again.isObject && again.members.size() == scan.members.size(),
-               spliced);
+    FUZZ_CHECK(again.ok && again.isObject && again.members.size() == scan.members.size(), spliced);
     // A string written with appendString reads back the same.
     if (m.kind == 's') {
       std::string quoted;

@@ -2,7 +2,7 @@
 // (tests/dataplane/translate/golden/), the event-stream test vector of the wire reference and
 // a few hand-written HTTP requests as the official SDKs send them.
 //
-//   node tests/fuzz/make_corpus.mjs
+//   node tests/fuzz/make_corpus.mjs      (Node.js 20.15+ for zlib.crc32)
 //
 // Only files named seed-* are replaced; regression inputs (regress-*, added by hand when a
 // fuzzer found a bug) are kept. The input layouts are described at the top of each

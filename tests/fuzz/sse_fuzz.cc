@@ -35,8 +35,7 @@ Parsed parse(const Pieces& pieces) {
 }
 
 bool same(const Parsed& a, const Parsed& b) {
-  if (a.events.size() != b.events.size() || a.partial != b.partial ||
-      a.overflowed != b.overflowed)
+  if (a.events.size() != b.events.size() || a.partial != b.partial || a.overflowed != b.overflowed)
     return false;
   for (size_t i = 0; i < a.events.size(); ++i)
     if (a.events[i].event != b.events[i].event || a.events[i].data != b.events[i].data)
@@ -45,8 +44,8 @@ bool same(const Parsed& a, const Parsed& b) {
 }
 
 std::string describe(const Parsed& p) {
-  std::string s = std::to_string(p.events.size()) + " events, partial=" +
-                  (p.partial ? "1" : "0") + ":";
+  std::string s =
+      std::to_string(p.events.size()) + " events, partial=" + (p.partial ? "1" : "0") + ":";
   for (const Event& e : p.events) s += " [" + e.event + "|" + e.data + "]";
   return s;
 }

@@ -10,11 +10,11 @@
 namespace {
 
 using namespace finops::dp;
-using finops::fuzz::TranslatorSetup;
 using finops::fuzz::target;
+using finops::fuzz::TranslatorSetup;
 
-TranslatorSetup setup(const char* name, std::string upstreamModel, TranslatorSetup::BodyModel bodyModel,
-                      bool buildsEvents,
+TranslatorSetup setup(const char* name, std::string upstreamModel,
+                      TranslatorSetup::BodyModel bodyModel, bool buildsEvents,
                       std::function<std::unique_ptr<Translator>(std::string)> make) {
   TranslatorSetup t;
   t.name = name;
@@ -30,19 +30,22 @@ TranslatorSetup setup(const char* name, std::string upstreamModel, TranslatorSet
 std::vector<TranslatorSetup> setups() {
   using BM = TranslatorSetup::BodyModel;
   std::vector<TranslatorSetup> s;
-  s.push_back(setup("anthropic_front(openai)", "gpt-4o-mini", BM::kUpstream, true, [](std::string m) {
-    return makeAnthropicFront(m, makeOpenAICompat(Endpoint::kChatCompletions, m));
-  }));
-  s.push_back(setup("anthropic_front(gemini)", "gemini-2.5-flash", BM::kAbsent, true, [](std::string m) {
-    return makeAnthropicFront(m, makeOpenAIToGemini(m, target(Wire::kGemini, false)));
-  }));
-  s.push_back(setup("anthropic_front(vertex gemini)", "gemini-2.5-flash", BM::kAbsent, true,
-                    [](std::string m) {
-                      return makeAnthropicFront(m, makeOpenAIToGemini(m, target(Wire::kGemini, true)));
-                    }));
-  s.push_back(setup("anthropic_passthrough", "claude-sonnet-4-5", BM::kUpstream, false, [](std::string m) {
-    return makeAnthropicPassthrough(std::move(m), target(Wire::kAnthropic, false));
-  }));
+  s.push_back(
+      setup("anthropic_front(openai)", "gpt-4o-mini", BM::kUpstream, true, [](std::string m) {
+        return makeAnthropicFront(m, makeOpenAICompat(Endpoint::kChatCompletions, m));
+      }));
+  s.push_back(
+      setup("anthropic_front(gemini)", "gemini-2.5-flash", BM::kAbsent, true, [](std::string m) {
+        return makeAnthropicFront(m, makeOpenAIToGemini(m, target(Wire::kGemini, false)));
+      }));
+  s.push_back(setup(
+      "anthropic_front(vertex gemini)", "gemini-2.5-flash", BM::kAbsent, true, [](std::string m) {
+        return makeAnthropicFront(m, makeOpenAIToGemini(m, target(Wire::kGemini, true)));
+      }));
+  s.push_back(
+      setup("anthropic_passthrough", "claude-sonnet-4-5", BM::kUpstream, false, [](std::string m) {
+        return makeAnthropicPassthrough(std::move(m), target(Wire::kAnthropic, false));
+      }));
   s.push_back(setup("anthropic_passthrough(vertex)", "claude-sonnet-4-5", BM::kAbsent, false,
                     [](std::string m) {
                       return makeAnthropicPassthrough(std::move(m), target(Wire::kAnthropic, true));

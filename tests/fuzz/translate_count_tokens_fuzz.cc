@@ -19,7 +19,9 @@ std::vector<TranslatorSetup> setups() {
       t.upstreamModel = wire == Wire::kAnthropic ? "claude-sonnet-4-5" : "gemini-2.5-flash";
       t.bodyModel = wire == Wire::kAnthropic ? TranslatorSetup::BodyModel::kUpstream
                                              : TranslatorSetup::BodyModel::kAbsent;
-      t.make = [wire, vertex](std::string) { return makeCountTokens(finops::fuzz::target(wire, vertex)); };
+      t.make = [wire, vertex](std::string) {
+        return makeCountTokens(finops::fuzz::target(wire, vertex));
+      };
       s.push_back(std::move(t));
     }
   }

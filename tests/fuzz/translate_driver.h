@@ -24,8 +24,8 @@
 //  - a stream: each event the translator handles appends whole SSE events (or nothing);
 //    the client stream's events carry JSON (or [DONE]) when the upstream's did (always, for
 //    translators that build their events); nothing follows an OpenAI-dialect [DONE] or an
-//    Anthropic-dialect message_stop; a stream reported incomplete ends the client stream with an error event;
-//    whole and split upstream reads give the same event names, completeness, usage and
+//    Anthropic-dialect message_stop; a stream reported incomplete ends the client stream with an
+//    error event; whole and split upstream reads give the same event names, completeness, usage and
 //    content count;
 //  - usage is never negative, and cached tokens are part of the prompt tokens;
 //  - an upstream error becomes a 4xx/5xx that renders as valid JSON.

@@ -10,11 +10,11 @@
 namespace {
 
 using namespace finops::dp;
-using finops::fuzz::TranslatorSetup;
 using finops::fuzz::target;
+using finops::fuzz::TranslatorSetup;
 
-TranslatorSetup setup(const char* name, std::string upstreamModel, TranslatorSetup::BodyModel bodyModel,
-                      bool buildsEvents,
+TranslatorSetup setup(const char* name, std::string upstreamModel,
+                      TranslatorSetup::BodyModel bodyModel, bool buildsEvents,
                       std::function<std::unique_ptr<Translator>(std::string)> make) {
   TranslatorSetup t;
   t.name = name;
@@ -33,19 +33,21 @@ std::vector<TranslatorSetup> setups() {
   s.push_back(setup("gemini_front(openai)", "gpt-4o-mini", BM::kUpstream, true, [](std::string m) {
     return makeGeminiFront(m, makeOpenAICompat(Endpoint::kChatCompletions, m));
   }));
-  s.push_back(setup("gemini_front(anthropic)", "claude-sonnet-4-5", BM::kUpstream, true, [](std::string m) {
-    return makeGeminiFront(m, makeOpenAIToAnthropic(m, target(Wire::kAnthropic, false)));
-  }));
-  s.push_back(setup("gemini_front(vertex anthropic)", "claude-sonnet-4-5", BM::kAbsent, true,
-                    [](std::string m) {
-                      return makeGeminiFront(m, makeOpenAIToAnthropic(m, target(Wire::kAnthropic, true)));
-                    }));
+  s.push_back(
+      setup("gemini_front(anthropic)", "claude-sonnet-4-5", BM::kUpstream, true, [](std::string m) {
+        return makeGeminiFront(m, makeOpenAIToAnthropic(m, target(Wire::kAnthropic, false)));
+      }));
+  s.push_back(setup(
+      "gemini_front(vertex anthropic)", "claude-sonnet-4-5", BM::kAbsent, true, [](std::string m) {
+        return makeGeminiFront(m, makeOpenAIToAnthropic(m, target(Wire::kAnthropic, true)));
+      }));
   s.push_back(setup("gemini_passthrough", "gemini-2.5-flash", BM::kAny, false, [](std::string m) {
     return makeGeminiPassthrough(std::move(m), target(Wire::kGemini, false));
   }));
-  s.push_back(setup("gemini_passthrough(vertex)", "gemini-2.5-flash", BM::kAny, false, [](std::string m) {
-    return makeGeminiPassthrough(std::move(m), target(Wire::kGemini, true));
-  }));
+  s.push_back(
+      setup("gemini_passthrough(vertex)", "gemini-2.5-flash", BM::kAny, false, [](std::string m) {
+        return makeGeminiPassthrough(std::move(m), target(Wire::kGemini, true));
+      }));
   return s;
 }
 

@@ -17,7 +17,8 @@ std::vector<TranslatorSetup> setups() {
     t.endpoint = Endpoint::kChatCompletions;
     t.dialect = Dialect::kOpenAI;
     t.upstreamModel = "claude-sonnet-4-5";
-    t.bodyModel = vertex ? TranslatorSetup::BodyModel::kAbsent : TranslatorSetup::BodyModel::kUpstream;
+    t.bodyModel =
+        vertex ? TranslatorSetup::BodyModel::kAbsent : TranslatorSetup::BodyModel::kUpstream;
     t.buildsEvents = true;
     t.make = [vertex](std::string clientModel) {
       return makeOpenAIToAnthropic(std::move(clientModel),

@@ -20,7 +20,8 @@ std::vector<TranslatorSetup> setups() {
     t.bodyModel = TranslatorSetup::BodyModel::kAbsent;  // the model is in the path
     t.buildsEvents = true;
     t.make = [vertex](std::string clientModel) {
-      return makeOpenAIToGemini(std::move(clientModel), finops::fuzz::target(Wire::kGemini, vertex));
+      return makeOpenAIToGemini(std::move(clientModel),
+                                finops::fuzz::target(Wire::kGemini, vertex));
     };
     s.push_back(std::move(t));
   }

@@ -28,8 +28,8 @@ void appendBE(std::string& out, uint64_t v, int n) {
 
 // A frame with the given raw headers section and payload, correct CRCs, and (when given)
 // lengths that lie.
-std::string rawFrame(const std::string& headers, const std::string& payload,
-                     int64_t totalLen = -1, int64_t headersLen = -1) {
+std::string rawFrame(const std::string& headers, const std::string& payload, int64_t totalLen = -1,
+                     int64_t headersLen = -1) {
   std::string f;
   appendBE(f, totalLen >= 0 ? totalLen : 16 + headers.size() + payload.size(), 4);
   appendBE(f, headersLen >= 0 ? headersLen : headers.size(), 4);
@@ -119,9 +119,9 @@ TEST(EventStreamDecoder, TestVectorByteByByte) {
   Decoder d;
   std::vector<Frame> frames;
   for (size_t i = 0; i < kVector.size(); ++i) {
-    ASSERT_TRUE(d.feed(std::string_view(kVector).substr(i, 1),
-                       [&](Frame&& f) { frames.push_back(std::move(f)); }))
-        << d.error();
+    ASSERT_TRUE(d.feed(std::string_view(kVector).substr(i, 1), [&](Frame&& f) {
+      frames.push_back(std::move(f));
+    })) << d.error();
     // The frame appears with its last byte, not before.
     EXPECT_EQ(frames.size(), i + 1 == kVector.size() ? 1u : 0u) << "after byte " << i;
     EXPECT_EQ(d.buffered(), i + 1 == kVector.size() ? 0u : i + 1);
@@ -199,7 +199,8 @@ void expectError(const std::string& bad, std::string_view what, Limits limits = 
     EXPECT_FALSE(r.finished);
     ASSERT_EQ(r.frames.size(), 1u) << "the good frame before the bad one is delivered";
     EXPECT_NE(r.error.find("frame at byte 159: "), std::string::npos) << r.error;
-    EXPECT_NE(r.error.find(what), std::string::npos) << "error: " << r.error << "\nexpected: " << what;
+    EXPECT_NE(r.error.find(what), std::string::npos)
+        << "error: " << r.error << "\nexpected: " << what;
   }
 }
 
@@ -224,14 +225,16 @@ TEST(EventStreamDecoder, RefusesCorruptedCrcs) {
 TEST(EventStreamDecoder, RefusesBadLengths) {
   expectError(rawFrame("", "", 15), "total length 15 is less than the minimum of 16 bytes");
   expectError(rawFrame("", "", 0), "total length 0 is less than");
-  expectError(rawFrame("", "x", 0xFFFFFFFF), "total length 4294967295 exceeds the limit of 16777216");
+  expectError(rawFrame("", "x", 0xFFFFFFFF),
+              "total length 4294967295 exceeds the limit of 16777216");
   Limits small;
   small.maxFrameBytes = 200;  // the good frame (159 bytes) fits
-  expectError(rawFrame("", std::string(200, 'x')), "total length 216 exceeds the limit of 200", small);
+  expectError(rawFrame("", std::string(200, 'x')), "total length 216 exceeds the limit of 200",
+              small);
   expectError(rawFrame("", "abcd", -1, 5), "headers length 5 does not fit in a frame of 20 bytes");
   expectError(rawFrame("", "", -1, 0xFFFFFFFF), "headers length 4294967295 does not fit");
   Limits fewHeaders;
-  fewHeaders.maxHeadersBytes = 100;  // the good frame's (87 bytes) fit
+  fewHeaders.maxHeadersBytes = 100;                             // the good frame's (87 bytes) fit
   std::string h = stringHeader("name", std::string(100, 'v'));  // 108 bytes
   expectError(rawFrame(h, ""), "headers length 108 exceeds the limit of 100 bytes", fewHeaders);
 }
@@ -240,31 +243,82 @@ TEST(EventStreamDecoder, RefusesMalformedHeaders) {
   expectError(rawFrame(std::string("\0", 1), ""), "header #0 has an empty name");
   expectError(rawFrame(stringHeader("a", "1") + std::string("\x05xy", 3), ""),
               "header #1: the name (5 bytes) overruns the headers section");
-  expectError(rawFrame(std::string("\x03" "abc", 4), "payload"),
+  expectError(rawFrame(std::string("\x03"
+                                   "abc",
+                                   4),
+                       "payload"),
               "header 'abc' has no value type");
-  expectError(rawFrame(std::string("\x01" "a\x0a", 3), ""), "header 'a' has an unknown value type 10");
-  expectError(rawFrame(std::string("\x01" "a\xff", 3), ""), "unknown value type 255");
-  expectError(rawFrame(std::string("\x01" "a\x07\x00", 4), ""),
+  expectError(rawFrame(std::string("\x01"
+                                   "a\x0a",
+                                   3),
+                       ""),
+              "header 'a' has an unknown value type 10");
+  expectError(rawFrame(std::string("\x01"
+                                   "a\xff",
+                                   3),
+                       ""),
+              "unknown value type 255");
+  expectError(rawFrame(std::string("\x01"
+                                   "a\x07\x00",
+                                   4),
+                       ""),
               "header 'a' (string): the value length overruns the headers section");
-  expectError(rawFrame(std::string("\x01" "a\x07\x00\x05" "abc", 7), ""),
+  expectError(rawFrame(std::string("\x01"
+                                   "a\x07\x00\x05"
+                                   "abc",
+                                   7),
+                       ""),
               "header 'a' (string): the value (5 bytes) overruns the headers section");
-  expectError(rawFrame(std::string("\x01" "a\x06\xff\xff", 5), ""),
+  expectError(rawFrame(std::string("\x01"
+                                   "a\x06\xff\xff",
+                                   5),
+                       ""),
               "header 'a' (bytes): the value (65535 bytes) overruns");
-  expectError(rawFrame(std::string("\x01" "a\x04\x00\x00\x01", 6), ""),
+  expectError(rawFrame(std::string("\x01"
+                                   "a\x04\x00\x00\x01",
+                                   6),
+                       ""),
               "header 'a' (int): the value (4 bytes) overruns");
-  expectError(rawFrame(std::string("\x01" "a\x05\x00", 4), ""), "header 'a' (long): the value (8 bytes)");
-  expectError(rawFrame(std::string("\x01" "a\x09", 3) + "short", ""), "header 'a' (uuid): the value (16 bytes)");
-  expectError(rawFrame(std::string("\x01" "a\x08\x01", 4), ""), "header 'a' (timestamp)");
-  expectError(rawFrame(std::string("\x01" "a\x03\x01", 4), ""), "header 'a' (short)");
-  expectError(rawFrame(std::string("\x01" "a\x02", 3), ""), "header 'a' (byte)");
-  expectError(rawFrame(stringHeader("a", "1") + stringHeader("a", "2"), ""), "duplicate header 'a'");
+  expectError(rawFrame(std::string("\x01"
+                                   "a\x05\x00",
+                                   4),
+                       ""),
+              "header 'a' (long): the value (8 bytes)");
+  expectError(rawFrame(std::string("\x01"
+                                   "a\x09",
+                                   3) +
+                           "short",
+                       ""),
+              "header 'a' (uuid): the value (16 bytes)");
+  expectError(rawFrame(std::string("\x01"
+                                   "a\x08\x01",
+                                   4),
+                       ""),
+              "header 'a' (timestamp)");
+  expectError(rawFrame(std::string("\x01"
+                                   "a\x03\x01",
+                                   4),
+                       ""),
+              "header 'a' (short)");
+  expectError(rawFrame(std::string("\x01"
+                                   "a\x02",
+                                   3),
+                       ""),
+              "header 'a' (byte)");
+  expectError(rawFrame(stringHeader("a", "1") + stringHeader("a", "2"), ""),
+              "duplicate header 'a'");
   expectError(rawFrame(stringHeader("a\xff", "1"), ""), "header #0: the name is not valid UTF-8");
-  expectError(rawFrame(stringHeader("a", "\xc0\xaf"), ""), "header 'a' (string): the value is not valid UTF-8");
+  expectError(rawFrame(stringHeader("a", "\xc0\xaf"), ""),
+              "header 'a' (string): the value is not valid UTF-8");
   expectError(rawFrame(stringHeader("a", "\xed\xa0\x80"), ""), "not valid UTF-8");  // a surrogate
-  expectError(rawFrame(stringHeader("a", "\xf4\x90\x80\x80"), ""), "not valid UTF-8");  // > U+10FFFF
+  expectError(rawFrame(stringHeader("a", "\xf4\x90\x80\x80"), ""),
+              "not valid UTF-8");                                               // > U+10FFFF
   expectError(rawFrame(stringHeader("a", "\xe2\x82"), ""), "not valid UTF-8");  // cut short
   // Bytes values are not text: anything goes.
-  std::string bytesHeader("\x01" "a\x06\x00\x02\xc0\xaf", 7);
+  std::string bytesHeader(
+      "\x01"
+      "a\x06\x00\x02\xc0\xaf",
+      7);
   Result r = decode(rawFrame(bytesHeader, ""));
   EXPECT_TRUE(r.ok) << r.error;
 }
@@ -285,9 +339,9 @@ TEST(EventStreamDecoder, RefusesTruncatedStreams) {
     EXPECT_TRUE(r.ok);
     EXPECT_FALSE(r.finished);
     EXPECT_TRUE(r.frames.empty());
-    EXPECT_NE(r.error.find("the stream ends inside a frame (" + std::to_string(keep) +
-                           " of 159 bytes)"),
-              std::string::npos)
+    EXPECT_NE(
+        r.error.find("the stream ends inside a frame (" + std::to_string(keep) + " of 159 bytes)"),
+        std::string::npos)
         << r.error;
   }
   Result empty = decode("");
