@@ -18,6 +18,7 @@
 #include "dataplane/config/subscriber.h"
 #include "dataplane/governance/governance.h"
 #include "dataplane/server/server.h"
+#include "dataplane/translate/json_util.h"
 
 namespace {
 
@@ -165,8 +166,8 @@ bool parseArgs(int argc, char** argv, Options& o) {
       if (!value() || !inRange(v, 1024, 16LL << 20, n)) return false;
       o.server.maxHeaderBytes = static_cast<size_t>(n);
     } else if (name == "--max-json-depth") {
-      // Bounded: the parsers behind the check recurse once per level.
-      if (!value() || !inRange(v, 1, 1024, n)) return false;
+      // At most the translators' own bound (they parse the body again with it).
+      if (!value() || !inRange(v, 1, finops::dp::kMaxJsonDepth, n)) return false;
       o.server.maxJsonDepth = static_cast<int>(n);
     } else if (name == "--max-messages") {
       if (!value() || !inRange(v, 1, 10'000'000, n)) return false;
