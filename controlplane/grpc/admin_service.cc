@@ -1,6 +1,8 @@
 #include "common/clock.h"
 #include "controlplane/grpc/admin_service.h"
 
+#include "controlplane/grpc/dataplane_auth.h"
+
 #include <google/protobuf/util/time_util.h>
 
 #include <nlohmann/json.hpp>
@@ -161,14 +163,6 @@ void toInfo(const SettingsRow& s, uint64_t version, v1::SettingsInfo* out) {
   out->set_config_version(version);
 }
 
-std::string bearerToken(const grpc::CallbackServerContext* ctx) {
-  const auto& md = ctx->client_metadata();
-  auto it = md.find("authorization");
-  if (it == md.end()) return {};
-  std::string_view v(it->second.data(), it->second.size());
-  if (v.size() > 7 && (v.substr(0, 7) == "Bearer " || v.substr(0, 7) == "bearer ")) v.remove_prefix(7);
-  return std::string(v);
-}
 
 // The status code's name, as the audit log records it.
 const char* codeName(grpc::StatusCode c) {
@@ -269,7 +263,7 @@ AdminServiceImpl::Reactor* AdminServiceImpl::run(Ctx* ctx, const char* method, s
   audit.target = auditText(std::move(target), 256);
   audit.peer = ctx->peer();
   try {
-    std::string token = bearerToken(ctx);
+    std::string token = bearerToken(*ctx);
     auto admin = token.empty() ? std::nullopt : store_.authenticateAdminToken(token, audit.atMs);
     if (!admin) {
       status = grpc::Status(grpc::StatusCode::UNAUTHENTICATED, token.empty()

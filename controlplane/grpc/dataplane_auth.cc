@@ -19,12 +19,12 @@ bool hasProperty(const grpc::AuthContext& auth, const char* name) {
   return false;
 }
 
-// The token of "authorization: Bearer <token>"; empty when absent. `*present` is set when an
-// authorization entry exists (even with another scheme).
+}  // namespace
+
 std::string bearerToken(const grpc::ServerContextBase& ctx, bool* present) {
   const auto& md = ctx.client_metadata();
   auto it = md.find("authorization");
-  *present = it != md.end();
+  if (present) *present = it != md.end();
   if (it == md.end()) return {};
   std::string_view v(it->second.data(), it->second.size());
   if (v.size() <= 7) return {};
@@ -35,8 +35,6 @@ std::string bearerToken(const grpc::ServerContextBase& ctx, bool* present) {
   while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
   return std::string(v);
 }
-
-}  // namespace
 
 bool verifiedClientCertificate(const grpc::ServerContextBase& ctx) {
   auto auth = ctx.auth_context();

@@ -26,6 +26,11 @@
 
 namespace finops::cp {
 
+// The token of "authorization: Bearer <token>" (scheme case-insensitive); empty when absent or
+// another scheme. `*present`, when given, says whether an authorization entry exists at all.
+// Admin calls and data-plane calls read their credential with it.
+std::string bearerToken(const grpc::ServerContextBase& ctx, bool* present = nullptr);
+
 struct DataPlaneAuthOptions {
   // SECRET. The accepted data-plane tokens. Empty: none configured.
   std::vector<std::string> tokens;
