@@ -95,6 +95,14 @@ TEST_F(DataPlaneTokenFile, FileOrEnvironmentNeverBoth) {
   EXPECT_EQ(error, "FINOPS_DATAPLANE_TOKEN is set but empty");
 }
 
+TEST_F(DataPlaneTokenFile, AnOversizedFileIsRefused) {
+  std::string error;
+  std::string path = write("big", std::string(70 * 1024, 'a'));
+  EXPECT_FALSE(loadDataPlaneTokens(path, std::nullopt, "--dataplane-token-file", &error));
+  EXPECT_NE(error.find("larger than 64 KiB"), std::string::npos) << error;
+  EXPECT_NE(error.find(path), std::string::npos) << error;
+}
+
 TEST_F(DataPlaneTokenFile, UnusableFilesAreNamed) {
   std::string error;
   std::string missing = (dir_ / "missing").string();

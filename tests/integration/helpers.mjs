@@ -83,7 +83,7 @@ function tailOf(file, lines = 40) {
  * A spawned binary. stdout and stderr are teed to files in `dir` and kept in memory, so tests
  * can wait for log lines (`waitForOutput`) and print the tail on failure.
  */
-class Proc {
+export class Proc {
   constructor(name, file, args, { dir, env = {} } = {}) {
     this.name = name;
     this.args = args;
@@ -94,9 +94,9 @@ class Proc {
     const header = `\n===== ${new Date().toISOString()} ${file} ${args.join(' ')}\n`;
     fs.appendFileSync(this.stdoutFile, header);
     fs.appendFileSync(this.stderrFile, header);
-    // A data-plane token from the developer's shell must not change what a test sees.
+    // Credentials from the developer's shell must not change what a test sees.
     const inherited = { ...process.env };
-    delete inherited.FINOPS_DATAPLANE_TOKEN;
+    for (const k of ['FINOPS_DATAPLANE_TOKEN', 'FINOPS_MASTER_KEY', 'FINOPS_PREVIOUS_MASTER_KEYS']) delete inherited[k];
     this.child = spawn(file, args, {
       env: { ...inherited, ...NO_PROXY_ENV, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -193,6 +193,21 @@ class Proc {
       `----- ${this.name} stdout tail: ${this.stdoutFile}\n${tailOf(this.stdoutFile, 10)}`
     );
   }
+  /** The JSON log lines on stderr whose msg contains `text`. */
+  logLines(text) {
+    return this.stderr
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => {
+        try {
+          return JSON.parse(l);
+        } catch {
+          return null;
+        }
+      })
+      .filter((j) => j && typeof j.msg === 'string' && j.msg.includes(text));
+  }
+
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -10,18 +10,16 @@
 // it refuse to start. Everything else (finopsctl, data planes, clean-up, logs) is FinopsEnv's.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 
 import { startMockOpenAI } from '../fixtures/mock_openai.mjs';
 import { makeServiceAccount } from '../fixtures/mock_gemini.mjs';
-import { BIN_DIR, bin, binariesPresent, FinopsEnv, rawRequest, showCtl, assertCode, sleep } from './helpers.mjs';
+import { BIN_DIR, bin, binariesPresent, FinopsEnv, Proc, rawRequest, showCtl, assertCode, sleep } from './helpers.mjs';
 
 const log = (...a) => console.log('[secrets]', ...a);
 
-const NO_PROXY_ENV = { NO_PROXY: '127.0.0.1,localhost,::1', no_proxy: '127.0.0.1,localhost,::1' };
 const LISTEN_RE = /listening on\s+(?:\w+:\/\/)?\[?([A-Za-z0-9.\-]+|[0-9a-fA-F:]+)\]?:(\d+)/;
 const MODEL = 'openai/gpt-4o-mini';
 
@@ -36,117 +34,22 @@ function newMasterKey() {
 }
 
 /**
- * finops-controlplane with the given extra flags and environment (FINOPS_MASTER_KEY and
- * FINOPS_PREVIOUS_MASTER_KEYS are never inherited from the test runner). Same shape as the
- * helpers' processes (stop, tail, waitExit...), and registered in env.procs so that
- * env.cleanup() stops it and env.dumpLogs() shows its log.
+ * finops-controlplane with the given extra flags and environment (helpers' Proc never passes
+ * FINOPS_MASTER_KEY or FINOPS_PREVIOUS_MASTER_KEYS from the test runner), registered in
+ * env.procs so that env.cleanup() stops it and env.dumpLogs() shows its log. The command line
+ * carries only file paths, so the log files hold no keys either.
  */
-class ControlPlane {
-  constructor(env, { args = [], extraEnv = {}, port = 0 } = {}) {
-    env.cpStarts += 1;
-    this.name = `controlplane-${env.cpStarts}`;
-    this.stdout = '';
-    this.stderr = '';
-    this.stdoutFile = path.join(env.dir, `${this.name}.stdout.log`);
-    this.stderrFile = path.join(env.dir, `${this.name}.stderr.log`);
-    this.args = ['--db', env.dbPath, '--listen', `127.0.0.1:${port}`, '--admin-token-file', env.tokenFile, ...args];
-    const baseEnv = { ...process.env };
-    delete baseEnv.FINOPS_MASTER_KEY;
-    delete baseEnv.FINOPS_PREVIOUS_MASTER_KEYS;
-    // The log files must not hold keys either: the command line carries only file paths.
-    fs.appendFileSync(this.stderrFile, `\n===== ${new Date().toISOString()} finops-controlplane ${this.args.join(' ')}\n`);
-    this.child = spawn(bin('finops-controlplane'), this.args, { env: { ...baseEnv, ...NO_PROXY_ENV, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
-    this.exited = false;
-    this.exitCode = null;
-    this.exitSignal = null;
-    this.spawnError = null;
-    this.exitPromise = new Promise((resolve) => {
-      this.child.on('error', (err) => {
-        this.spawnError = err;
-        this.exited = true;
-        resolve();
-      });
-      this.child.on('exit', (code, signal) => {
-        this.exited = true;
-        this.exitCode = code;
-        this.exitSignal = signal;
-        resolve();
-      });
-    });
-    this.child.stdout.on('data', (d) => {
-      this.stdout += d.toString();
-      fs.appendFileSync(this.stdoutFile, d);
-    });
-    this.child.stderr.on('data', (d) => {
-      this.stderr += d.toString();
-      fs.appendFileSync(this.stderrFile, d);
-    });
-    env.procs.push(this);
-  }
-
-  get pid() {
-    return this.child.pid;
-  }
-
-  describeExit() {
-    if (this.spawnError) return `failed to spawn: ${this.spawnError.message}`;
-    return `exited early (code=${this.exitCode} signal=${this.exitSignal})`;
-  }
-
-  async waitForOutput(re, timeoutMs = 20000) {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const m = re.exec(this.stderr) || re.exec(this.stdout);
-      if (m) return m;
-      if (this.exited) throw new Error(`${this.name} ${this.describeExit()} before printing ${re}\n${this.tail()}`);
-      if (Date.now() > deadline) throw new Error(`${this.name}: no ${re} within ${timeoutMs} ms\n${this.tail()}`);
-      await sleep(25);
-    }
-  }
-
-  async waitExit(ms) {
-    if (this.exited) return true;
-    let timer;
-    const res = await Promise.race([this.exitPromise.then(() => true), new Promise((r) => (timer = setTimeout(() => r(false), ms)))]);
-    clearTimeout(timer);
-    return res;
-  }
-
-  async stop(graceMs = 3000) {
-    if (!this.exited) {
-      this.child.kill('SIGTERM');
-      if (!(await this.waitExit(graceMs))) {
-        this.child.kill('SIGKILL');
-        await this.waitExit(5000);
-      }
-    }
-    return { code: this.exitCode, signal: this.exitSignal };
-  }
-
-  tail(lines = 40) {
-    const all = this.stderr.split('\n');
-    return `----- ${this.name} (pid ${this.pid}) stderr tail: ${this.stderrFile}\n${all.slice(Math.max(0, all.length - lines - 1)).join('\n')}\n----- ${this.name} stdout: ${this.stdout.slice(-2000)}`;
-  }
-
-  /** The JSON log lines whose msg contains `text`. */
-  logLines(text) {
-    return this.stderr
-      .split('\n')
-      .filter((l) => l.startsWith('{'))
-      .map((l) => {
-        try {
-          return JSON.parse(l);
-        } catch {
-          return null;
-        }
-      })
-      .filter((j) => j && typeof j.msg === 'string' && j.msg.includes(text));
-  }
+function controlPlane(env, { args = [], extraEnv = {}, port = 0 } = {}) {
+  env.cpStarts += 1;
+  const cpArgs = ['--db', env.dbPath, '--listen', `127.0.0.1:${port}`, '--admin-token-file', env.tokenFile, ...args];
+  const proc = new Proc(`controlplane-${env.cpStarts}`, bin('finops-controlplane'), cpArgs, { dir: env.dir, env: extraEnv });
+  env.procs.push(proc);
+  return proc;
 }
 
 /** Starts a control plane that must come up; resolves once finopsctl whoami works. */
 async function startCp(env, opts) {
-  const cp = new ControlPlane(env, opts);
+  const cp = controlPlane(env, opts);
   const m = await cp.waitForOutput(LISTEN_RE);
   env.cp = cp;
   env.cpPort = Number(m[2]);
@@ -157,7 +60,7 @@ async function startCp(env, opts) {
 
 /** Starts a control plane that must refuse to start; returns it once it has exited. */
 async function startCpExpectingRefusal(env, opts) {
-  const cp = new ControlPlane(env, opts);
+  const cp = controlPlane(env, opts);
   const exited = await cp.waitExit(15000);
   if (!exited) {
     await cp.stop();

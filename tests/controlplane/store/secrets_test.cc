@@ -199,6 +199,11 @@ TEST_F(KeySourcesTest, GroupOrWorldReadableKeyFileWarns) {
   EXPECT_NE(what([&] { resolveKeyring(src_, {}); }).find("missing"), std::string::npos);
 }
 
+TEST_F(KeySourcesTest, AnOversizedKeyFileIsRefused) {
+  src_.keyFile = writeFile("big", std::string(5000, 'a'), 0600);
+  EXPECT_NE(what([&] { resolveKeyring(src_, {}); }).find("too large"), std::string::npos);
+}
+
 TEST_F(KeySourcesTest, PreviousKeysFromFilesAndACommaSeparatedVariable) {
   MasterKey cur = newKey(), p1 = newKey(), p2 = newKey(), p3 = newKey();
   src_.keyEnv = toHex(cur.bytes);
