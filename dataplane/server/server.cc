@@ -25,7 +25,9 @@ ServerStats& serverStats() {
 struct Server::Worker {
   net::io_context ioc{1};
   std::unique_ptr<upstream::Pool> pool;
-  std::optional<tcp::acceptor> acceptor;
+  // Keeps run() going while the worker has no connection yet.
+  net::executor_work_guard<net::io_context::executor_type> busy{ioc.get_executor()};
+  std::optional<tcp::acceptor> acceptor;  // worker 0 only
   std::thread thread;
 };
 
@@ -481,17 +483,26 @@ net::awaitable<void> session(tcp::socket socket, std::shared_ptr<net::ssl::conte
   co_await stream.close(std::chrono::seconds(2), open);
 }
 
-net::awaitable<void> acceptLoop(Server::Worker& w, ConfigStore& store, const ServerOptions& opt) {
+// One listening socket for the whole process (so a second process can never bind the same port
+// and take part of the traffic, as SO_REUSEPORT would allow), accepting on worker 0's thread and
+// handing connections to the workers in turn: each accepted socket belongs to its worker's
+// io_context from the start.
+net::awaitable<void> acceptLoop(tcp::acceptor& acceptor,
+                                const std::vector<std::unique_ptr<Server::Worker>>& workers,
+                                ConfigStore& store, const ServerOptions& opt) {
   auto& stats = serverStats();
+  size_t next = 0;
   for (;;) {
+    Server::Worker& w = *workers[next];
+    next = (next + 1) % workers.size();
     beast::error_code ec;
-    tcp::socket sock = co_await w.acceptor->async_accept(redirect_error(use_awaitable, ec));
+    tcp::socket sock = co_await acceptor.async_accept(w.ioc, redirect_error(use_awaitable, ec));
     if (ec) {
-      if (ec == net::error::operation_aborted || !w.acceptor->is_open()) co_return;
+      if (ec == net::error::operation_aborted || !acceptor.is_open()) co_return;
       log::warn("accept failed", {{"error", ec.message()}});
       // Out of file descriptors or memory: the connection stays queued and accept would fail
       // again at once; pause rather than spin.
-      net::steady_timer pause(w.ioc);
+      net::steady_timer pause(acceptor.get_executor());
       pause.expires_after(std::chrono::milliseconds(100));
       co_await pause.async_wait(redirect_error(use_awaitable, ec));
       continue;
@@ -575,31 +586,25 @@ bool Server::start(std::string* error) {
     *error = "invalid listen address '" + options_.host + "'";
     return false;
   }
-  uint16_t port = options_.port;
   for (int i = 0; i < n; ++i) {
     auto w = std::make_unique<Worker>();
     w->pool = std::make_unique<upstream::Pool>(w->ioc, *tls_, options_.upstream);
-    w->acceptor.emplace(w->ioc);
-    tcp::endpoint ep(addr, port);
-    w->acceptor->open(ep.protocol(), ec);
-    if (!ec) w->acceptor->set_option(net::socket_base::reuse_address(true), ec);
-    if (!ec) {
-      int one = 1;
-      if (::setsockopt(w->acceptor->native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
-        ec = beast::error_code(errno, boost::system::system_category());
-    }
-    if (!ec) w->acceptor->bind(ep, ec);
-    if (!ec) w->acceptor->listen(net::socket_base::max_listen_connections, ec);
-    if (ec) {
-      *error = "cannot listen on " + options_.host + ":" + std::to_string(port) + ": " + ec.message();
-      return false;
-    }
-    port = w->acceptor->local_endpoint().port();
     workers_.push_back(std::move(w));
   }
-  boundPort_ = port;
+  // SO_REUSEADDR only: restart while old connections sit in TIME_WAIT, never two listeners.
+  auto& acceptor = workers_.front()->acceptor.emplace(workers_.front()->ioc);
+  tcp::endpoint ep(addr, options_.port);
+  acceptor.open(ep.protocol(), ec);
+  if (!ec) acceptor.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor.bind(ep, ec);
+  if (!ec) acceptor.listen(net::socket_base::max_listen_connections, ec);
+  if (ec) {
+    *error = "cannot listen on " + options_.host + ":" + std::to_string(options_.port) + ": " + ec.message();
+    return false;
+  }
+  boundPort_ = acceptor.local_endpoint().port();
+  net::co_spawn(workers_.front()->ioc, acceptLoop(acceptor, workers_, config_, options_), net::detached);
   for (auto& w : workers_) {
-    net::co_spawn(w->ioc, acceptLoop(*w, config_, options_), net::detached);
     w->thread = std::thread([&ioc = w->ioc] {
       for (;;) {
         try {
@@ -617,7 +622,8 @@ bool Server::start(std::string* error) {
 void Server::drainAndStop(std::chrono::steady_clock::duration deadline) {
   auto& stats = serverStats();
   stats.draining = true;
-  for (auto& w : workers_) {
+  {
+    auto& w = workers_.front();
     net::post(w->ioc, [&w] {
       beast::error_code ec;
       w->acceptor->close(ec);

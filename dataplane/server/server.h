@@ -1,5 +1,6 @@
-// The data plane's HTTP server: one io_context per worker thread, each with its own
-// SO_REUSEPORT acceptor and upstream connection pool, so a request never leaves its thread.
+// The data plane's HTTP server: one io_context per worker thread, each with its own upstream
+// connection pool. One listening socket hands connections to the workers in turn; a connection
+// and its requests never leave their worker's thread.
 #pragma once
 
 #include <atomic>

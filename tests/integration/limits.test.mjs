@@ -65,6 +65,32 @@ function slowClient(port, { head, drip, intervalMs = 250, giveUpMs = 15000 }) {
   });
 }
 
+/**
+ * Opens a keep-alive connection the server has certainly accepted and counted: it has answered a
+ * request on it. (A socket that is only connected may still wait in one of the listener queues
+ * and be refused later, after a connection opened after it.) Resolves to the socket, or null when
+ * the server refused it (503).
+ */
+function servedSocket(port) {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(port, '127.0.0.1', () =>
+      sock.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n'),
+    );
+    let got = '';
+    sock.on('data', (d) => {
+      got += d;
+      const head = got.indexOf('\r\n\r\n');
+      const len = /content-length: *(\d+)/i.exec(got);
+      if (head < 0 || !len || got.length < head + 4 + Number(len[1])) return;
+      sock.removeAllListeners('data');
+      if (got.startsWith('HTTP/1.1 200')) return resolve(sock);
+      sock.destroy();
+      resolve(null);
+    });
+    sock.on('error', reject);
+  });
+}
+
 /** Opens a TCP connection that sends nothing; resolves once connected. */
 function idleSocket(port) {
   return new Promise((resolve, reject) => {
@@ -267,8 +293,13 @@ describe('hostile input limits', { timeout: 180000 }, () => {
         timeoutMs: 5000,
         what: 'the readiness connections to close',
       });
-      for (let i = 0; i < 4; i++) held.push(await idleSocket(dp2.port));
-      // Once the server has accepted the four, the next connection is refused.
+      // One at a time, each answered once, so the four are counted before anything else comes (a
+      // closing connection may still be counted for a moment: then try again).
+      for (let i = 0; i < 4; i++) {
+        const { value: s } = await pollUntil(() => servedSocket(dp2.port), { timeoutMs: 5000, what: `held connection ${i + 1}` });
+        held.push(s);
+      }
+      // With the four open, the next connection is refused.
       const { value: r } = await pollUntil(
         async () => {
           const x = await rawRequest(dp2.url, { path: '/healthz', timeoutMs: 5000 });
@@ -321,5 +352,19 @@ describe('hostile input limits', { timeout: 180000 }, () => {
       assert.equal(p.exitCode, 2, `${args.join(' ')}: ${p.stderr}`);
       assert.match(p.stderr, new RegExp(args[0]));
     }
+  });
+
+  T('a second data plane on a port already served fails to start instead of sharing it', async () => {
+    const p = await env
+      .startDataPlane({ nodeId: 'it-limits-same-port', extraArgs: ['--listen', `127.0.0.1:${dp.port}`], waitReady: false })
+      .then(
+        () => assert.fail('a second data plane started on the same port'),
+        () => env.dp,
+      );
+    await p.waitExit(5000);
+    assert.equal(p.exitCode, 1, p.stderr);
+    assert.match(p.stderr, /cannot listen on 127\.0\.0\.1:\d+: Address already in use/);
+    // The first one still answers.
+    assert.equal((await rawRequest(dp.url, { path: '/healthz' })).status, 200);
   });
 });
