@@ -161,7 +161,7 @@ bool isHopByHopHeader(std::string_view lowerName) { return contains(kHopByHop, l
 
 bool isNeverForwardedHeader(std::string_view lowerName) {
   return isCredentialHeader(lowerName) || isHopByHopHeader(lowerName) ||
-         lowerName.starts_with("x-bf-");
+         lowerName.starts_with("x-bf-") || lowerName.starts_with("x-finops-");
 }
 
 void HeaderMatcher::add(std::string_view lowerPattern) {
@@ -275,11 +275,12 @@ std::optional<std::string> normalizeSettingList(SettingList list,
         std::string_view stem = star == std::string::npos ? std::string_view(entry)
                                                           : std::string_view(entry).substr(0, star);
         bool forbidden =
-            star == std::string::npos ? isNeverForwardedHeader(entry) : stem.starts_with("x-bf-");
+            star == std::string::npos ? isNeverForwardedHeader(entry)
+                                      : stem.starts_with("x-bf-") || stem.starts_with("x-finops-");
         if (forbidden)
           return name + ": '" + entry +
                  "' is never forwarded upstream (client credentials, connection and framing "
-                 "headers, and the gateway's own x-bf-* headers)";
+                 "headers, and the gateway's own x-bf-* and x-finops-* headers)";
       }
     }
     if (std::find(out.begin(), out.end(), entry) == out.end()) out.push_back(std::move(entry));
