@@ -24,6 +24,7 @@ int runUsage(const GlobalOptions& g, const std::vector<std::string>& args);
 int runApply(const GlobalOptions& g, const std::vector<std::string>& args);
 int runTokens(const GlobalOptions& g, const std::vector<std::string>& args);
 int runAudit(const GlobalOptions& g, const std::vector<std::string>& args);
+int runLogs(const GlobalOptions& g, const std::vector<std::string>& args);
 
 // RFC 3339, or null for an unset timestamp.
 nlohmann::ordered_json timestampJson(const google::protobuf::Timestamp& t);

@@ -1,5 +1,7 @@
 #include "cli/governance.h"
 
+#include <google/protobuf/util/time_util.h>
+
 #include <algorithm>
 #include <chrono>
 #include <iostream>
@@ -200,6 +202,13 @@ google::protobuf::Timestamp timestampFromMs(int64_t ms) {
 
 int64_t timestampMs(const google::protobuf::Timestamp& t) {
   return t.seconds() * 1000 + t.nanos() / 1'000'000;
+}
+
+// Declared in cli/commands.h; defined here, in the library, so that everything linking
+// finops_cli_lib (the unit tests too) finds it.
+ordered_json timestampJson(const google::protobuf::Timestamp& t) {
+  if (t.seconds() == 0 && t.nanos() == 0) return nullptr;
+  return google::protobuf::util::TimeUtil::ToString(t);
 }
 
 int64_t nowMs() {

@@ -11,9 +11,14 @@ namespace {
 namespace v1 = finops::v1;
 using nlohmann::ordered_json;
 
-const std::vector<Column> kColumns = {
-    {"ID", "id"},     {"NAME", "name"},         {"PREFIX", "key_prefix"}, {"STATUS", "status"},
-    {"TEAM", "team"}, {"CUSTOMER", "customer"}, {"EXPIRES", "expires_at"}};
+const std::vector<Column> kColumns = {{"ID", "id"},
+                                      {"NAME", "name"},
+                                      {"PREFIX", "key_prefix"},
+                                      {"STATUS", "status"},
+                                      {"TEAM", "team"},
+                                      {"CUSTOMER", "customer"},
+                                      {"EXPIRES", "expires_at"},
+                                      {"CONTENT LOG", "content_log"}};
 // One key (get, update...): the list columns and its access rules; its limits follow.
 const std::vector<Column> kDetailColumns = {{"ID", "id"},
                                             {"NAME", "name"},
@@ -23,7 +28,8 @@ const std::vector<Column> kDetailColumns = {{"ID", "id"},
                                             {"CUSTOMER", "customer"},
                                             {"EXPIRES", "expires_at"},
                                             {"ALLOW PROVIDERS", "allowed_providers"},
-                                            {"ALLOW MODELS", "allowed_models"}};
+                                            {"ALLOW MODELS", "allowed_models"},
+                                            {"CONTENT LOG", "content_log"}};
 
 const char* kUsage =
     "usage: finopsctl keys create|list|get|update|disable|enable|rotate|revoke|delete ...";
@@ -38,6 +44,7 @@ ordered_json toJson(const v1::VirtualKeyInfo& k) {
                     {"expires_at", timestampJson(k.expires_at())},
                     {"allowed_providers", stringArray(k.allowed_providers())},
                     {"allowed_models", stringArray(k.allowed_models())},
+                    {"log_content", k.log_content()},
                     {"limits", limitsJson(k.limits())},
                     {"created_at", timestampJson(k.created_at())}};
   if (k.has_rotated_at()) j["rotated_at"] = timestampJson(k.rotated_at());
@@ -45,8 +52,15 @@ ordered_json toJson(const v1::VirtualKeyInfo& k) {
   return j;
 }
 
+// A table row: the JSON object plus display strings.
+ordered_json toRow(const v1::VirtualKeyInfo& k) {
+  ordered_json j = toJson(k);
+  j["content_log"] = k.log_content() ? "on" : "off";
+  return j;
+}
+
 void printKey(const GlobalOptions& g, const v1::VirtualKeyInfo& k) {
-  print(toJson(k), g.output, kDetailColumns);
+  printAs(g, toJson(k), toRow(k), kDetailColumns);
   if (g.output == "table") printOwnedLimits(k.limits());
 }
 
@@ -115,7 +129,7 @@ int create(const GlobalOptions& g, Client& client, const std::vector<std::string
          {"--name", "--team", "--customer", "--expires", "--allow-provider", "--allow-model",
           "--budget", "--rpm", "--requests", "--tokens", "--max-concurrent", "--provider-budget",
           "--provider-requests"},
-         {"--disabled"});
+         {"--disabled", "--no-content-log"});
   a.expectPositional(0, "finopsctl keys create --name NAME [--team T | --customer C] [flags]");
   if (a.value("--name").empty()) throw CliError(kExitUsage, "keys create needs --name");
   exclusive(a, {"--team", "--customer"});
@@ -128,6 +142,7 @@ int create(const GlobalOptions& g, Client& client, const std::vector<std::string
   for (const auto& p : a.values("--allow-provider")) req.add_allowed_providers(p);
   for (const auto& m : a.values("--allow-model")) req.add_allowed_models(m);
   req.set_disabled(a.has("--disabled"));
+  req.set_no_content_log(a.has("--no-content-log"));
   std::vector<LimitSpec> limits = limitFlags(a);
 
   v1::CreateKeyResponse resp;
@@ -161,12 +176,14 @@ int create(const GlobalOptions& g, Client& client, const std::vector<std::string
 }
 
 int update(const GlobalOptions& g, Client& client, const std::vector<std::string>& rest) {
-  Args a(rest, {"--name", "--team", "--customer", "--expires", "--allow-provider", "--allow-model"},
+  Args a(rest,
+         {"--name", "--team", "--customer", "--expires", "--allow-provider", "--allow-model",
+          "--content-log"},
          {"--no-team", "--no-customer", "--clear-allow"});
   a.expectPositional(1,
                      "finopsctl keys update ID [--name N] [--team T | --no-team] "
                      "[--customer C | --no-customer] [--expires T|never] [--allow-provider P]... "
-                     "[--allow-model M]... [--clear-allow]");
+                     "[--allow-model M]... [--clear-allow] [--content-log on|off]");
   exclusive(a, {"--team", "--no-team"});
   exclusive(a, {"--customer", "--no-customer"});
   exclusive(a, {"--team", "--customer"});
@@ -205,6 +222,16 @@ int update(const GlobalOptions& g, Client& client, const std::vector<std::string
     for (const auto& m : a.values("--allow-model")) req.add_allowed_models(m);
     any = true;
   }
+  if (a.has("--content-log")) {
+    std::string v = a.value("--content-log");
+    if (v == "on" || v == "true")
+      req.set_log_content(true);
+    else if (v == "off" || v == "false")
+      req.set_log_content(false);
+    else
+      throw CliError(kExitUsage, "--content-log takes on or off, not '" + v + "'");
+    any = true;
+  }
   if (!any) throw CliError(kExitUsage, "keys update: nothing to change (see finopsctl help)");
   v1::VirtualKeyInfo resp;
   client.check(client.stub().UpdateKey(client.context().get(), req, &resp));
@@ -226,9 +253,12 @@ int runKeys(const GlobalOptions& g, const std::vector<std::string>& argv) {
     a.expectPositional(0, "finopsctl keys list");
     v1::ListKeysResponse resp;
     client.check(client.stub().ListKeys(client.context().get(), {}, &resp));
-    ordered_json arr = ordered_json::array();
-    for (const auto& k : resp.keys()) arr.push_back(toJson(k));
-    print(arr, g.output, kColumns);
+    ordered_json arr = ordered_json::array(), rows = ordered_json::array();
+    for (const auto& k : resp.keys()) {
+      arr.push_back(toJson(k));
+      rows.push_back(toRow(k));
+    }
+    printAs(g, arr, rows, kColumns);
     return kExitOk;
   }
   if (cmd == "disable" || cmd == "enable") {

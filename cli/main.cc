@@ -1,6 +1,4 @@
 // finopsctl: the command-line client of the control plane's admin API.
-#include <google/protobuf/util/time_util.h>
-
 #include <iostream>
 
 #include "cli/args.h"
@@ -35,8 +33,10 @@ Commands:
               [--budget DOLLARS/WINDOW]... [--rpm N]... [--requests N/WINDOW]...
               [--tokens N/WINDOW]... [--max-concurrent N]
               [--provider-budget P=DOLLARS/WINDOW]... [--provider-requests P=N/WINDOW]...
+              [--no-content-log]
   keys update ID [--name N] [--team T | --no-team] [--customer C | --no-customer]
               [--expires RFC3339|never] [--allow-provider P]... [--allow-model M]... [--clear-allow]
+              [--content-log on|off]
   keys list | get ID | disable ID | enable ID | rotate ID | revoke ID | delete ID
   budgets create --key K|--team T|--customer C --amount DOLLARS --window W
               [--calendar (default) | --rolling] [--provider P] [--name N]
@@ -52,13 +52,18 @@ Commands:
   usage [--since 24h|7d|30d | --from T] [--to T] [--by key,team,customer,provider,model,day,hour]
               [--key K] [--team T] [--customer C] [--provider P] [--model M]
   apply -f FILE.yaml [--dry-run]           create or update what the file declares
-  settings get | set enforce_keys=true|false
+  settings get | set enforce_keys=true|false | log_content=true|false
               forward_headers|allowed_headers|allowed_origins|extra_headers=a,b|+a,b|-a|default
   dataplanes list
   tokens create --name NAME --scope admin|keys:write|read   (prints the token once)
   tokens list [--all] | revoke ID|NAME
   audit [--since 1h|TIME] [--until 1h|TIME] [--caller TOKEN] [--method NAME] [--limit N]
               [--before-id ID]
+  logs [--provider P] [--model M] [--key K] [--team T] [--customer C] [--status S]
+              [--error-type E] [--since 15m|2h|7d|TIME] [--until 15m|2h|7d|TIME]
+              [--search QUERY] [--limit N] [--cursor C] [--follow]
+                                          request logs, newest first (--follow: live)
+  logs show REQUEST_ID|ID                 one request with its content
   version
 
 Windows: 1m 5m 1h 1d 1w 1M 1Q 1Y (N followed by m h d w M Q Y). Dollar amounts are plain
@@ -181,15 +186,11 @@ int run(int argc, char** argv) {
   if (group == "apply") return runApply(g, rest);
   if (group == "tokens" || group == "token") return runTokens(g, rest);
   if (group == "audit") return runAudit(g, rest);
+  if (group == "logs" || group == "log") return runLogs(g, rest);
   throw CliError(kExitUsage, "unknown command '" + group + "' (see finopsctl help)");
 }
 
 }  // namespace
-
-nlohmann::ordered_json timestampJson(const google::protobuf::Timestamp& t) {
-  if (t.seconds() == 0 && t.nanos() == 0) return nullptr;
-  return google::protobuf::util::TimeUtil::ToString(t);
-}
 
 }  // namespace finops::cli
 

@@ -15,7 +15,7 @@ namespace {
 
 constexpr const char* kSetUsage =
     "usage: finopsctl settings set KEY=VALUE...\n"
-    "  enforce_keys=true|false\n"
+    "  enforce_keys=true|false  log_content=true|false\n"
     "  forward_headers|allowed_headers|allowed_origins|extra_headers=a,b   (replace)\n"
     "    =+a,b (add)  =-a (remove)  =default (restore the default)";
 
@@ -28,6 +28,7 @@ ordered_json list(const google::protobuf::RepeatedPtrField<std::string>& items) 
 ordered_json toJson(const v1::SettingsInfo& s) {
   const auto& st = s.settings();
   return {{"enforce_keys", st.enforce_keys()},
+          {"log_content", st.log_content()},
           {"forward_headers", list(st.forward_headers())},
           {"allowed_headers", list(st.allowed_headers())},
           {"allowed_origins", list(st.allowed_origins())},
@@ -54,12 +55,6 @@ void printSettings(const v1::SettingsInfo& s, const std::string& format) {
     rows.push_back({{"setting", it.key()}, {"value", value}});
   }
   print(rows, format, {{"SETTING", "setting"}, {"VALUE", "value"}});
-}
-
-bool parseBool(const std::string& key, const std::string& v) {
-  if (v == "true" || v == "on" || v == "1" || v == "yes" || v == "default") return true;
-  if (v == "false" || v == "off" || v == "0" || v == "no") return false;
-  throw CliError(kExitUsage, key + " must be true or false, not '" + v + "'");
 }
 
 std::vector<std::string> current(const v1::Settings& s, const std::string& key) {
@@ -121,11 +116,11 @@ int runSettings(const GlobalOptions& g, const std::vector<std::string>& argv) {
       if (eq == std::string::npos)
         throw CliError(kExitUsage, "expected KEY=VALUE, got '" + kv + "'\n" + kSetUsage);
       std::string key = kv.substr(0, eq), value = kv.substr(eq + 1);
-      if (key != "enforce_keys" && !isListSetting(key))
+      if (!isBoolSetting(key) && !isListSetting(key))
         throw CliError(kExitUsage, "unknown setting '" + key +
-                                       "' (known: enforce_keys, forward_headers, allowed_headers, "
-                                       "allowed_origins, extra_headers)");
-      if (key == "enforce_keys") parseBool(key, value);
+                                       "' (known: enforce_keys, log_content, forward_headers, "
+                                       "allowed_headers, allowed_origins, extra_headers)");
+      if (isBoolSetting(key)) parseBoolSetting(key, value);
       if (isListSetting(key) && isEdit(value)) needCurrent = true;
       edits.emplace_back(std::move(key), std::move(value));
     }
@@ -141,7 +136,11 @@ int runSettings(const GlobalOptions& g, const std::vector<std::string>& argv) {
     v1::UpdateSettingsRequest req;
     for (const auto& [key, value] : edits) {
       if (key == "enforce_keys") {
-        req.set_enforce_keys(parseBool(key, value));
+        req.set_enforce_keys(parseBoolSetting(key, value));
+        continue;
+      }
+      if (key == "log_content") {
+        req.set_log_content(parseBoolSetting(key, value));
         continue;
       }
       auto items = editSettingList(key, current(now, key), value);

@@ -8,6 +8,11 @@ namespace finops::cli {
 
 // The settings that are lists of names or origins.
 bool isListSetting(const std::string& key);
+// The settings that are true or false (enforce_keys, log_content).
+bool isBoolSetting(const std::string& key);
+// A bool setting's value: true/on/yes/1/default (both default to true) or false/off/no/0.
+// Throws CliError(kExitUsage) naming `key` otherwise.
+bool parseBoolSetting(const std::string& key, const std::string& value);
 // A list setting's default ({} for forward_headers and extra_headers).
 std::vector<std::string> settingDefault(const std::string& key);
 

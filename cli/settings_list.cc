@@ -17,6 +17,14 @@ bool isListSetting(const std::string& key) {
          key == "extra_headers";
 }
 
+bool isBoolSetting(const std::string& key) { return key == "enforce_keys" || key == "log_content"; }
+
+bool parseBoolSetting(const std::string& key, const std::string& v) {
+  if (v == "true" || v == "on" || v == "1" || v == "yes" || v == "default") return true;
+  if (v == "false" || v == "off" || v == "0" || v == "no") return false;
+  throw CliError(kExitUsage, key + " must be true or false, not '" + v + "'");
+}
+
 std::vector<std::string> settingDefault(const std::string& key) {
   if (key == "allowed_headers") return defaultAllowedHeaders();
   if (key == "allowed_origins") return defaultAllowedOrigins();

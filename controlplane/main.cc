@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -23,6 +24,11 @@
 #include "controlplane/grpc/usage_service.h"
 #include "controlplane/grpc/config_service.h"
 #include "controlplane/grpc/dataplane_auth.h"
+#include "controlplane/grpc/log_service.h"
+#include "controlplane/http/cp_metrics.h"
+#include "controlplane/http/metrics_server.h"
+#include "controlplane/store/log_retention.h"
+#include "controlplane/store/log_store.h"
 #include "controlplane/store/secrets.h"
 #include "controlplane/store/store.h"
 
@@ -30,6 +36,7 @@ namespace {
 
 struct Options {
   std::string db = "./var/finops.db";
+  finops::log::Format logFormat = finops::log::defaultFormat();  // --log-format
   std::string listen = "127.0.0.1:50051";
   std::string adminTokenFile;  // default: beside the database
   // Master keys for provider secrets at rest (--master-key-file, --previous-master-key-file,
@@ -44,6 +51,12 @@ struct Options {
   // planes must present on the config stream and usage reports, unless mutual TLS.
   std::string dataPlaneTokenFile;
   bool allowUnauthenticatedDataPlanes = false;  // no credential on a non-loopback --listen
+  // --metrics-listen: where plaintext HTTP serves GET /metrics and GET /healthz; "off": nowhere.
+  std::string metricsListen = "127.0.0.1:9091";
+  bool metricsListenGiven = false;  // the default may be taken: then only a warning
+  // Request-log retention (--log-retention-days, --log-max-bytes); 0: no limit.
+  int64_t logRetentionDays = 30;
+  int64_t logMaxBytes = 1LL << 30;
 };
 
 void usage() {
@@ -51,6 +64,8 @@ void usage() {
                "[--admin-token-file PATH]\n"
                "  --db PATH               SQLite database (default ./var/finops.db)\n"
                "  --listen HOST:PORT      gRPC listen address (default 127.0.0.1:50051)\n"
+               "  --log-format text|json  log lines on stderr as text or as JSON objects (default\n"
+               "                          text, or FINOPS_LOG_FORMAT when set)\n"
                "  --tls-cert FILE         PEM server certificate chain: serve gRPC over TLS\n"
                "  --tls-key FILE          PEM private key of --tls-cert\n"
                "  --tls-client-ca FILE    PEM CA bundle: require client certificates signed by it\n"
@@ -62,6 +77,9 @@ void usage() {
                "  --allow-unauthenticated-dataplanes  UNSAFE: on a non-loopback --listen, give the\n"
                "                          config (every provider key) to any caller without a\n"
                "                          token or client certificate\n"
+               "  --metrics-listen HOST:PORT  plaintext HTTP for GET /metrics (Prometheus) and\n"
+               "                          GET /healthz (default 127.0.0.1:9091; port 0 picks a\n"
+               "                          free port; off: none). No TLS, no authentication\n"
                "  --admin-token-file PATH where the first-start admin token is written, mode 0600\n"
                "                          (default: admin-token beside the database)\n"
                "  --master-key-file PATH  the master key that encrypts provider keys at rest: 32\n"
@@ -70,7 +88,12 @@ void usage() {
                "                          database, generated on first start)\n"
                "  --previous-master-key-file PATH  (repeatable) an older master key, to re-encrypt\n"
                "                          under the current one at startup (or env\n"
-               "                          FINOPS_PREVIOUS_MASTER_KEYS, comma-separated)\n";
+               "                          FINOPS_PREVIOUS_MASTER_KEYS, comma-separated)\n"
+               "  --log-retention-days N  delete request logs older than N days (default 30;\n"
+               "                          0: keep them whatever their age)\n"
+               "  --log-max-bytes N       delete the oldest request logs while they take more than\n"
+               "                          N bytes; K, M, G suffixes (1024-based) accepted\n"
+               "                          (default 1G; 0: no cap)\n";
 }
 
 bool parseArgs(int argc, char** argv, Options& o) {
@@ -109,6 +132,40 @@ bool parseArgs(int argc, char** argv, Options& o) {
       if (!value(o.dataPlaneTokenFile)) return false;
     } else if (name == "--allow-unauthenticated-dataplanes") {
       o.allowUnauthenticatedDataPlanes = true;
+    } else if (name == "--log-retention-days") {
+      std::string v;
+      if (!value(v)) return false;
+      int64_t days = -1;
+      auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), days);
+      if (ec != std::errc() || end != v.data() + v.size() || days < 0 || days > 36500) {
+        std::cerr << "finops-controlplane: --log-retention-days must be a whole number of days "
+                     "from 0 to 36500 (0: keep request logs forever), got '"
+                  << v << "'\n";
+        return false;
+      }
+      o.logRetentionDays = days;
+    } else if (name == "--log-max-bytes") {
+      std::string v;
+      if (!value(v)) return false;
+      auto bytes = finops::cp::parseByteSize(v);
+      if (!bytes) {
+        std::cerr << "finops-controlplane: --log-max-bytes must be a whole number of bytes, "
+                     "optionally with a K, M or G suffix (1024-based), e.g. 1073741824 or 1G "
+                     "(0: no cap), got '"
+                  << v << "'\n";
+        return false;
+      }
+      o.logMaxBytes = *bytes;
+    } else if (name == "--metrics-listen") {
+      if (!value(o.metricsListen)) return false;
+      o.metricsListenGiven = true;
+    } else if (name == "--log-format") {
+      std::string v;
+      if (!value(v)) return false;
+      if (!finops::log::parseFormat(v, &o.logFormat)) {
+        std::cerr << "finops-controlplane: --log-format must be text or json, got '" << v << "'\n";
+        return false;
+      }
     } else if (name == "--help" || name == "-h") {
       usage();
       std::exit(0);
@@ -196,9 +253,18 @@ int main(int argc, char** argv) {
     usage();
     return 2;
   }
+  log::setFormat(opt.logFormat);  // before the first log line
   std::string transport;
   auto credentials = serverCredentials(opt, &transport);
   if (!credentials) return 2;
+  std::optional<cp::MetricsListen> metricsListen;
+  {
+    std::string error;
+    if (!cp::parseMetricsListen(opt.metricsListen, &metricsListen, &error)) {
+      std::cerr << "finops-controlplane: " << error << "\n";
+      return 2;
+    }
+  }
   // Who may receive the config (every provider key) and report usage: decided before anything
   // else starts, and a non-loopback listener with no data-plane credential does not start.
   cp::DataPlaneAuthOptions dpAuthOptions;
@@ -256,6 +322,15 @@ int main(int argc, char** argv) {
     log::error("cannot open database", {{"path", opt.db}, {"error", e.what()}});
     return 1;
   }
+  // Request logs live in the same database (tables of migration 0006), on a connection of
+  // their own.
+  std::unique_ptr<cp::LogStore> logStore;
+  try {
+    logStore = std::make_unique<cp::LogStore>(opt.db);
+  } catch (const std::exception& e) {
+    log::error("cannot open the request log store", {{"path", opt.db}, {"error", e.what()}});
+    return 1;
+  }
   // Provider keys are encrypted at rest: find the master keys, re-encrypt what needs it.
   try {
     cp::setUpProviderSecrets(*store, opt.masterKeys);
@@ -269,8 +344,40 @@ int main(int argc, char** argv) {
   const size_t dpTokenCount = dpAuthOptions.tokens.size();
   cp::DataPlaneAuth dataPlaneAuth(std::move(dpAuthOptions));
   cp::ConfigServiceImpl configService(publisher, dataPlaneAuth);
-  cp::AdminServiceImpl adminService(*store, publisher);
+  cp::AdminServiceImpl adminService(*store, publisher, logStore.get());
   cp::UsageServiceImpl usageService(*store, dataPlaneAuth);
+  cp::LogServiceImpl logService(*logStore, dataPlaneAuth);
+  cp::LogRetentionOptions retentionOptions;
+  retentionOptions.maxAgeMs = opt.logRetentionDays * 24 * 3600 * 1000;
+  retentionOptions.maxBytes = opt.logMaxBytes;
+  cp::LogRetention logRetention(*logStore, retentionOptions);
+  // Prometheus metrics (docs/metrics.md), served on --metrics-listen by a thread of its own.
+  metrics::Registry metricsRegistry;
+  auto adminCalls = cp::makeAdminCallsFamily(metricsRegistry);
+  adminService.setCallCounter(adminCalls.get());
+  cp::addConfigMetrics(metricsRegistry, publisher);
+  cp::addUsageMetrics(metricsRegistry, usageService);
+  cp::addLogMetrics(metricsRegistry, &logService, logStore.get(), &logRetention);
+  cp::MetricsServer metricsServer(metricsRegistry);
+  if (metricsListen) {
+    std::string error;
+    if (!metricsServer.start(*metricsListen, &error)) {
+      if (opt.metricsListenGiven) {
+        log::error("cannot serve metrics",
+                   {{"metrics_listen", opt.metricsListen}, {"error", error}});
+        return 1;
+      }
+      log::warn("cannot serve metrics on the default address; running without /metrics (pass "
+                "--metrics-listen HOST:PORT, or off)",
+                {{"metrics_listen", opt.metricsListen}, {"error", error}});
+    } else {
+      log::info("metrics listening", {{"address", metricsServer.address()}});
+    }
+    if (!metricsServer.address().empty() && !isLoopback(metricsServer.address()))
+      log::warn("serving /metrics over plaintext HTTP without authentication on a non-loopback "
+                "address; keep it on a monitoring network",
+                {{"address", metricsServer.address()}});
+  }
   try {
     adminService.republish();
   } catch (const std::exception& e) {
@@ -285,6 +392,7 @@ int main(int argc, char** argv) {
   builder.RegisterService(&configService);
   builder.RegisterService(&adminService);
   builder.RegisterService(&usageService);
+  builder.RegisterService(&logService);
   builder.SetMaxReceiveMessageSize(16 * 1024 * 1024);
   builder.SetMaxSendMessageSize(64 * 1024 * 1024);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 20000);
@@ -304,10 +412,16 @@ int main(int argc, char** argv) {
     log::warn("serving plaintext gRPC on a non-loopback address (--allow-plaintext)",
               {{"listen", opt.listen}});
   logDataPlaneAuth(dataPlaneAuth, dpTokenCount, dpTokenSource, opt);
+  logRetention.start();
+  log::info("request log retention",
+            {{"max_age_days", opt.logRetentionDays}, {"max_bytes", opt.logMaxBytes}});
 
   int sig = waitForSignal(sigs);
   log::info("shutting down", {{"signal", sig}});
+  publisher.shutdown();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   server->Wait();
+  metricsServer.stop();
+  logRetention.stop();
   return 0;
 }

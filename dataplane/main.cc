@@ -17,6 +17,8 @@
 #include "common/process.h"
 #include "dataplane/config/subscriber.h"
 #include "dataplane/governance/governance.h"
+#include "dataplane/logs/shipper.h"
+#include "dataplane/logs/ui.h"
 #include "dataplane/server/server.h"
 #include "dataplane/translate/json_util.h"
 
@@ -40,6 +42,11 @@ struct Options {
   // FINOPS_DATAPLANE_TOKEN): the first token of the file.
   std::string controlPlaneTokenFile;
   finops::dp::ServerOptions server;
+  finops::log::Format logFormat = finops::log::defaultFormat();  // --log-format
+  // Request logs held for shipping (--log-buffer-records, --log-buffer-bytes); the content
+  // limit is server.logContentMaxBytes.
+  size_t logBufferRecords = 10000;
+  size_t logBufferBytes = 64 << 20;
 };
 
 void usage() {
@@ -73,7 +80,16 @@ void usage() {
          "  --drain-timeout SECONDS    on SIGTERM, wait this long for in-flight requests (default 30)\n"
          "  --upstream-timeout SECONDS wait for an upstream's answer / next stream piece (default 600)\n"
          "  --upstream-ca-file PATH    extra CA bundle trusted for upstream TLS\n"
-         "  --access-log on|off        one JSON line per request on stderr (default on)\n"
+         "  --access-log on|off        one line per request on stderr (default on)\n"
+         "  --log-format text|json     log lines on stderr as text or as JSON objects (default text,\n"
+         "                             or FINOPS_LOG_FORMAT when set)\n"
+         "  --log-buffer-records N     request-log records held for shipping to the control plane\n"
+         "                             (default 10000; more are dropped and counted)\n"
+         "  --log-buffer-bytes N       bytes of request-log records held, content included\n"
+         "                             (default 67108864)\n"
+         "  --log-content-max-bytes N  request and response content are each cut to N bytes in\n"
+         "                             the request log (default 65536, at most 4194304; 0: no\n"
+         "                             content)\n"
          "  --allow-plaintext          allow plaintext HTTP and gRPC on non-loopback addresses\n";
 }
 
@@ -187,6 +203,23 @@ bool parseArgs(int argc, char** argv, Options& o) {
     } else if (name == "--access-log") {
       if (!value() || (v != "on" && v != "off")) return false;
       o.server.accessLog = v == "on";
+    } else if (name == "--log-format") {
+      if (!value()) return false;
+      if (!finops::log::parseFormat(v, &o.logFormat)) {
+        std::cerr << "finops-dataplane: --log-format must be text or json, got '" << v << "'\n";
+        return false;
+      }
+    } else if (name == "--log-buffer-records") {
+      if (!value() || !inRange(v, 1, 10'000'000, n)) return false;
+      o.logBufferRecords = static_cast<size_t>(n);
+    } else if (name == "--log-buffer-bytes") {
+      if (!value() || !inRange(v, 1024, 1LL << 40, n)) return false;
+      o.logBufferBytes = static_cast<size_t>(n);
+    } else if (name == "--log-content-max-bytes") {
+      // At most 4 MiB: a record (both contents) must fit in one Ship call the control plane
+      // accepts (16 MiB).
+      if (!value() || !inRange(v, 0, 4LL << 20, n)) return false;
+      o.server.logContentMaxBytes = static_cast<size_t>(n);
     } else {
       // The name only: "--flag=value" may carry a secret typed by mistake.
       std::cerr << "finops-dataplane: unknown argument '" << name << "'\n";
@@ -316,6 +349,7 @@ int main(int argc, char** argv) {
     usage();
     return 2;
   }
+  log::setFormat(opt.logFormat);  // before the first log line
   if (!plaintextAllowed(opt)) return 2;
   if (opt.nodeId.empty()) {
     char host[256] = {0};
@@ -380,11 +414,33 @@ int main(int argc, char** argv) {
   governance.reporter->start();
   opt.server.governance = &governance;
 
+  // Request logs: shipped to the control plane from a thread of their own (best effort).
+  dp::logs::ShipperOptions so;
+  so.target = opt.controlPlane;
+  so.security = controlPlaneSecurity;
+  so.token = controlPlaneToken;
+  so.nodeId = governance.reporter->nodeId();
+  so.maxRecords = opt.logBufferRecords;
+  so.maxBytes = opt.logBufferBytes;
+  so.maxContentBytes = opt.server.logContentMaxBytes;
+  dp::logs::Shipper logShipper(so);
+  logShipper.start();
+  opt.server.logShipper = &logShipper;
+
+  // The /logs page: asks the control plane with the caller's admin token (never this data
+  // plane's token). Declared before the server, which points to it.
+  dp::logs::LogsApiOptions logsOptions;
+  logsOptions.target = opt.controlPlane;
+  logsOptions.security = controlPlaneSecurity;
+  dp::logs::LogsApi logsApi(logsOptions);
+  opt.server.logsApi = &logsApi;
+
   dp::Server server(opt.server, config);
   std::string error;
   if (!server.start(&error)) {
     log::error("cannot start", {{"error", error}});
     governance.reporter->stopAndFlush(std::chrono::milliseconds(0));
+    logShipper.stopAndFlush(std::chrono::milliseconds(0));
     subscriber.stop();
     return 1;
   }
@@ -402,6 +458,8 @@ int main(int argc, char** argv) {
   server.drainAndStop(std::chrono::seconds(opt.drainTimeoutSeconds));
   // Every finished request's usage goes to the control plane before we exit.
   governance.reporter->stopAndFlush(std::chrono::seconds(10));
+  // Request logs are best effort: a short flush, then what is left is lost (and logged).
+  logShipper.stopAndFlush(std::chrono::seconds(2));
   subscriber.stop();
   log::info("stopped");
   return 0;

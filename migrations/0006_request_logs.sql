@@ -38,6 +38,10 @@ CREATE INDEX request_logs_by_provider ON request_logs(provider, ts_ms, id);
 CREATE INDEX request_logs_by_model ON request_logs(model, ts_ms, id);
 CREATE INDEX request_logs_by_key ON request_logs(key_id, ts_ms, id);
 CREATE INDEX request_logs_by_status ON request_logs(status, ts_ms, id);
+CREATE INDEX request_logs_by_team ON request_logs(team_id, ts_ms, id);
+CREATE INDEX request_logs_by_customer ON request_logs(customer_id, ts_ms, id);
+-- Errors only (a few percent of the rows); queries say error_type != '' to use it.
+CREATE INDEX request_logs_by_error ON request_logs(error_type, ts_ms, id) WHERE error_type != '';
 
 -- The content, searchable; rowid = request_logs.id. Rows exist only where content was logged.
 CREATE VIRTUAL TABLE request_log_content USING fts5(request, response, tokenize = 'unicode61');

@@ -64,6 +64,10 @@ const std::vector<MethodAccess>& adminMethodAccess() {
       {"ListAdminTokens", false, true},
       {"RevokeAdminToken", false, false},
       {"ListAudit", false, true},
+
+      // Request logs hold request and response content: not the business of CI provisioning.
+      {"ListLogs", false, true},
+      {"GetLog", false, true},
   };
   return kTable;
 }

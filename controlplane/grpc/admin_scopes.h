@@ -3,8 +3,9 @@
 // Scopes: "admin" may call everything; "keys:write" (CI provisioning) manages virtual keys,
 // customers, teams and limits and may read prices; "read" may call every Get/List method
 // (provider keys stay redacted), GetUsage, GetSettings, ListDataPlanes, ListAdminTokens (metadata
-// only) and ListAudit, and nothing that changes state. The table below is the single source of
-// truth: a method missing from it can be called with scope admin only (and a unit test fails).
+// only), ListAudit and the request logs (ListLogs, GetLog), and nothing that changes state. The
+// table below is the single source of truth: a method missing from it can be called with scope
+// admin only (and a unit test fails).
 #pragma once
 
 #include <string>

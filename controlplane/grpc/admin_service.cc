@@ -11,6 +11,7 @@
 #include "controlplane/grpc/admin_scopes.h"
 #include "controlplane/pricing/builtin.h"
 #include "controlplane/snapshot/builder.h"
+#include "controlplane/store/log_store.h"
 
 namespace finops::cp {
 
@@ -108,6 +109,7 @@ void toInfo(const VirtualKeyRow& r, v1::VirtualKeyInfo* out) {
   if (r.expiresAt) *out->mutable_expires_at() = TimeUtil::SecondsToTimestamp(*r.expiresAt);
   for (const auto& p : r.allowedProviders) out->add_allowed_providers(p);
   for (const auto& m : r.allowedModels) out->add_allowed_models(m);
+  out->set_log_content(r.logContent);
 }
 
 void toInfo(const CustomerRow& r, v1::CustomerInfo* out) {
@@ -160,6 +162,7 @@ void toInfo(const SettingsRow& s, uint64_t version, v1::SettingsInfo* out) {
   for (const auto& h : s.allowedHeaders) st->add_allowed_headers(h);
   for (const auto& o : s.allowedOrigins) st->add_allowed_origins(o);
   for (const auto& h : s.extraHeaders) st->add_extra_headers(h);
+  st->set_log_content(s.logContent);
   out->set_config_version(version);
 }
 
@@ -303,6 +306,7 @@ AdminServiceImpl::Reactor* AdminServiceImpl::run(Ctx* ctx, const char* method, s
     status = grpc::Status(grpc::StatusCode::INTERNAL, "internal error");
   }
   audit.code = codeName(status.error_code());
+  if (calls_) calls_->add({method, audit.code});
   if (!status.ok()) audit.message = auditText(status.error_message(), 1024);
   if (status.error_code() == grpc::StatusCode::UNAUTHENTICATED) {
     // Anyone who reaches the port can make these: no caller-chosen text, and a bounded number
@@ -452,6 +456,7 @@ AdminServiceImpl::Reactor* AdminServiceImpl::CreateKey(Ctx* ctx, const v1::Creat
     spec.allowedProviders.assign(req->allowed_providers().begin(), req->allowed_providers().end());
     spec.allowedModels.assign(req->allowed_models().begin(), req->allowed_models().end());
     spec.disabled = req->disabled();
+    spec.logContent = !req->no_content_log();
     auto [row, secret] = store_.createKey(spec);
     toInfo(row, resp->mutable_key());
     resp->set_secret(secret);
@@ -484,6 +489,7 @@ AdminServiceImpl::Reactor* AdminServiceImpl::UpdateKey(Ctx* ctx, const v1::Updat
     if (req->replace_allowed_models())
       patch.allowedModels = std::vector<std::string>(req->allowed_models().begin(), req->allowed_models().end());
     if (req->has_status()) patch.status = req->status();
+    if (req->has_log_content()) patch.logContent = req->log_content();
     keyInfo(store_.updateKey(req->id(), patch), resp);
   });
 }
@@ -708,6 +714,7 @@ AdminServiceImpl::Reactor* AdminServiceImpl::UpdateSettings(Ctx* ctx,
     if (req->replace_allowed_headers()) patch.allowedHeaders = list(req->allowed_headers());
     if (req->replace_allowed_origins()) patch.allowedOrigins = list(req->allowed_origins());
     if (req->replace_extra_headers()) patch.extraHeaders = list(req->extra_headers());
+    if (req->has_log_content()) patch.logContent = req->log_content();
     auto s = store_.updateSettings(patch);
     toInfo(s, store_.configVersion(), resp);
   });
@@ -767,6 +774,74 @@ AdminServiceImpl::Reactor* AdminServiceImpl::ListAudit(Ctx* ctx, const v1::ListA
       throw CallError(grpc::StatusCode::INVALID_ARGUMENT, "before_id cannot be negative");
     f.beforeId = req->before_id();
     for (const auto& r : store_.listAudit(f)) toEntry(r, resp->add_entries());
+  });
+}
+
+// ---- request logs (LogStore, log_store.h). Reads only: no republish.
+
+namespace {
+
+// The filters of a log query, briefly, for the audit ("provider=openai status=5xx"); the
+// search text is named, cut short like every audit target.
+std::string logQueryTarget(const v1::LogQuery& q) {
+  std::string out;
+  auto add = [&](const char* name, const std::string& value) {
+    if (value.empty()) return;
+    if (!out.empty()) out += ' ';
+    out += name;
+    out += '=';
+    if (value.size() <= 64) {
+      out += value;
+      return;
+    }
+    size_t n = 64;  // cut on a UTF-8 boundary
+    while (n > 0 && (static_cast<unsigned char>(value[n]) & 0xC0) == 0x80) --n;
+    out += value.substr(0, n) + "...";
+  };
+  add("provider", q.provider());
+  add("model", q.model());
+  add("key", q.key());
+  add("team", q.team());
+  add("customer", q.customer());
+  add("status", q.status());
+  add("error_type", q.error_type());
+  add("search", q.search());
+  if (q.after_id() > 0) add("after_id", std::to_string(q.after_id()));
+  return out;
+}
+
+void requireLogs(const LogStore* logs) {
+  if (!logs)
+    throw CallError(grpc::StatusCode::FAILED_PRECONDITION,
+                    "request logs are not available on this control plane");
+}
+
+}  // namespace
+
+AdminServiceImpl::Reactor* AdminServiceImpl::ListLogs(Ctx* ctx, const v1::LogQuery* req,
+                                                      v1::ListLogsResponse* resp) {
+  return run(ctx, "ListLogs", logQueryTarget(*req), false, [&](const AdminTokenRow&) {
+    requireLogs(logs_);
+    // Bad filters (limit, cursor, search expression): StoreError kInvalidArgument, which run()
+    // answers with INVALID_ARGUMENT and the store's message.
+    *resp = logs_->list(*req);
+  });
+}
+
+AdminServiceImpl::Reactor* AdminServiceImpl::GetLog(Ctx* ctx, const v1::GetLogRequest* req,
+                                                    v1::LogEntry* resp) {
+  return run(ctx, "GetLog", req->id(), false, [&](const AdminTokenRow&) {
+    requireLogs(logs_);
+    if (req->id().empty())
+      throw CallError(grpc::StatusCode::INVALID_ARGUMENT,
+                      "which request log? (a request id or an entry id)");
+    if (req->id().size() > 256)
+      throw CallError(grpc::StatusCode::INVALID_ARGUMENT,
+                      "a request log id is at most 256 characters");
+    auto entry = logs_->get(req->id());
+    if (!entry)
+      throw CallError(grpc::StatusCode::NOT_FOUND, "request log '" + req->id() + "' not found");
+    *resp = std::move(*entry);
   });
 }
 

@@ -4,18 +4,28 @@
 
 #include <mutex>
 
+#include "common/metrics.h"
 #include "controlplane/grpc/config_service.h"
 #include "controlplane/store/store.h"
 #include "finops/v1/admin.grpc.pb.h"
 
 namespace finops::cp {
 
+class LogStore;
+
 class AdminServiceImpl final : public finops::v1::AdminService::CallbackService {
  public:
-  AdminServiceImpl(Store& store, Publisher& publisher) : store_(store), publisher_(publisher) {}
+  // `logs` serves ListLogs / GetLog (request logs); it must outlive the service. Null: those
+  // calls fail with FAILED_PRECONDITION.
+  AdminServiceImpl(Store& store, Publisher& publisher, LogStore* logs = nullptr)
+      : store_(store), publisher_(publisher), logs_(logs) {}
 
   // Builds a snapshot of the current state and publishes it.
   void republish();
+
+  // Counts every call in `calls` by {method, code} (finops_admin_calls_total, cp_metrics.h);
+  // it must outlive the service. Call before serving. Null (the default): not counted.
+  void setCallCounter(metrics::CounterFamily* calls) { calls_ = calls; }
 
   using Ctx = grpc::CallbackServerContext;
   using Reactor = grpc::ServerUnaryReactor;
@@ -68,6 +78,8 @@ class AdminServiceImpl final : public finops::v1::AdminService::CallbackService 
   Reactor* RevokeAdminToken(Ctx*, const finops::v1::KeyId*, finops::v1::AdminTokenInfo*) override;
   Reactor* ListAudit(Ctx*, const finops::v1::ListAuditRequest*,
                      finops::v1::ListAuditResponse*) override;
+  Reactor* ListLogs(Ctx*, const finops::v1::LogQuery*, finops::v1::ListLogsResponse*) override;
+  Reactor* GetLog(Ctx*, const finops::v1::GetLogRequest*, finops::v1::LogEntry*) override;
 
  private:
   // Info messages with the owner's limits attached.
@@ -95,6 +107,8 @@ class AdminServiceImpl final : public finops::v1::AdminService::CallbackService 
 
   Store& store_;
   Publisher& publisher_;
+  LogStore* logs_;  // request logs; may be null
+  metrics::CounterFamily* calls_ = nullptr;  // finops_admin_calls_total; may be null
 };
 
 // Redacts a secret for display: "sk-...abcd" (short secrets fully hidden).

@@ -39,6 +39,13 @@ class ConfigStreamReactor final : public grpc::ServerBidiReactor<DataPlaneMessag
     startWriteLocked();
   }
 
+  // Called by the publisher when the control plane stops: the data plane reconnects (to
+  // another replica, or to this one once it is back) instead of waiting for a deadline.
+  void shutdown() {
+    std::lock_guard lock(mu_);
+    finishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the control plane is shutting down"));
+  }
+
   void OnReadDone(bool ok) override {
     if (!ok) {  // the data plane closed its side or the stream broke
       std::lock_guard lock(mu_);
@@ -162,6 +169,11 @@ void Publisher::publish(std::shared_ptr<const finops::v1::Snapshot> snapshot) {
   }
   std::lock_guard lock(mu_);
   for (auto* r : reactors_) r->offer();
+}
+
+void Publisher::shutdown() {
+  std::lock_guard lock(mu_);
+  for (auto* r : reactors_) r->shutdown();
 }
 
 void Publisher::add(ConfigStreamReactor* r) {

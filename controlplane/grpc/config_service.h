@@ -30,6 +30,8 @@ class Publisher {
   void publish(std::shared_ptr<const finops::v1::Snapshot> snapshot);
   std::shared_ptr<const finops::v1::Snapshot> current() const { return current_.load(); }
 
+  // Ends every config stream (UNAVAILABLE), at shutdown.
+  void shutdown();
   void add(ConfigStreamReactor* r);
   void remove(ConfigStreamReactor* r);
 

@@ -20,6 +20,7 @@ grpc::ServerUnaryReactor* UsageServiceImpl::Report(grpc::CallbackServerContext* 
                       std::chrono::system_clock::now().time_since_epoch())
                       .count();
     *resp = store_.applyReport(*req, now);
+    recordsApplied_.fetch_add(resp->applied(), std::memory_order_relaxed);
   } catch (const StoreError& e) {
     status = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, e.what());
   } catch (const std::exception& e) {

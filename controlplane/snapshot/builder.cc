@@ -108,6 +108,7 @@ finops::v1::Snapshot buildSnapshot(const StateView& state) {
     out->set_customer_name(k.effectiveCustomerName);
     for (const auto& p : k.allowedProviders) out->add_allowed_providers(p);
     for (const auto& m : k.allowedModels) out->add_allowed_models(m);
+    out->set_log_content(k.logContent);
     for (const auto& owner : {"key:" + k.id, "team:" + k.teamId, "customer:" + k.effectiveCustomerId}) {
       if (owner.back() == ':') continue;
       auto it = limitsByOwner.find(owner);
@@ -133,6 +134,7 @@ finops::v1::Snapshot buildSnapshot(const StateView& state) {
   for (const auto& h : state.settings.allowedHeaders) s.mutable_settings()->add_allowed_headers(h);
   for (const auto& o : state.settings.allowedOrigins) s.mutable_settings()->add_allowed_origins(o);
   for (const auto& h : state.settings.extraHeaders) s.mutable_settings()->add_extra_headers(h);
+  s.mutable_settings()->set_log_content(state.settings.logContent);
   return s;
 }
 

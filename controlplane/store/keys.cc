@@ -52,8 +52,8 @@ std::vector<VirtualKeyRow> Store::listKeysLocked(const std::string* only) {
       "SELECT k.id, k.name, k.key_hash, k.key_prefix, k.status, k.created_at, k.revoked_at, "
       "k.rotated_at, coalesce(k.team_id, ''), coalesce(t.name, ''), coalesce(k.customer_id, ''), "
       "coalesce(c.name, ''), coalesce(k.customer_id, t.customer_id, ''), "
-      "coalesce(c.name, tc.name, ''), k.expires_at, k.allowed_providers, k.allowed_models "
-      "FROM virtual_keys k LEFT JOIN teams t ON t.id = k.team_id "
+      "coalesce(c.name, tc.name, ''), k.expires_at, k.allowed_providers, k.allowed_models, "
+      "k.log_content FROM virtual_keys k LEFT JOIN teams t ON t.id = k.team_id "
       "LEFT JOIN customers c ON c.id = k.customer_id "
       "LEFT JOIN customers tc ON tc.id = t.customer_id";
   if (only) sql += " WHERE k.id = ?";
@@ -81,6 +81,7 @@ std::vector<VirtualKeyRow> Store::listKeysLocked(const std::string* only) {
     if (!q.getColumn(14).isNull()) r.expiresAt = q.getColumn(14).getInt64();
     r.allowedProviders = jsonList(q.getColumn(15).getString());
     r.allowedModels = jsonList(q.getColumn(16).getString());
+    r.logContent = q.getColumn(17).getInt() != 0;
     rows.push_back(std::move(r));
   }
   return rows;
@@ -112,8 +113,8 @@ std::pair<VirtualKeyRow, std::string> Store::createKey(const KeySpec& spec) {
   SQLite::Statement ins(
       db_,
       "INSERT INTO virtual_keys(id, name, key_hash, key_prefix, status, created_at, team_id, "
-      "customer_id, expires_at, allowed_providers, allowed_models) "
-      "VALUES (?, ?, ?, ?, ?, ?, nullif(?, ''), nullif(?, ''), ?, ?, ?)");
+      "customer_id, expires_at, allowed_providers, allowed_models, log_content) "
+      "VALUES (?, ?, ?, ?, ?, ?, nullif(?, ''), nullif(?, ''), ?, ?, ?, ?)");
   std::string hash = sha256Bytes(secret);
   ins.bind(1, id);
   ins.bind(2, spec.name);
@@ -127,6 +128,7 @@ std::pair<VirtualKeyRow, std::string> Store::createKey(const KeySpec& spec) {
   else ins.bind(9);
   ins.bind(10, toJsonList(spec.allowedProviders));
   ins.bind(11, toJsonList(spec.allowedModels));
+  ins.bind(12, spec.logContent ? 1 : 0);
   try {
     ins.exec();
   } catch (const SQLite::Exception& e) {
@@ -193,7 +195,8 @@ VirtualKeyRow Store::updateKey(const std::string& ref, const KeyPatch& patch) {
   SQLite::Statement up(
       db_,
       "UPDATE virtual_keys SET name = ?, team_id = nullif(?, ''), customer_id = nullif(?, ''), "
-      "expires_at = ?, allowed_providers = ?, allowed_models = ?, status = ? WHERE id = ?");
+      "expires_at = ?, allowed_providers = ?, allowed_models = ?, status = ?, log_content = ? "
+      "WHERE id = ?");
   up.bind(1, patch.name.value_or(cur.name));
   up.bind(2, teamId);
   up.bind(3, customerId);
@@ -202,7 +205,8 @@ VirtualKeyRow Store::updateKey(const std::string& ref, const KeyPatch& patch) {
   up.bind(5, toJsonList(patch.allowedProviders.value_or(cur.allowedProviders)));
   up.bind(6, toJsonList(patch.allowedModels.value_or(cur.allowedModels)));
   up.bind(7, patch.status.value_or(cur.status));
-  up.bind(8, id);
+  up.bind(8, patch.logContent.value_or(cur.logContent) ? 1 : 0);
+  up.bind(9, id);
   try {
     up.exec();
   } catch (const SQLite::Exception& e) {

@@ -50,6 +50,7 @@ SettingsRow Store::settingsLocked() {
   s.allowedHeaders = readList(db_, "allowed_headers").value_or(defaultAllowedHeaders());
   s.allowedOrigins = readList(db_, "allowed_origins").value_or(defaultAllowedOrigins());
   s.extraHeaders = readList(db_, "extra_headers").value_or(std::vector<std::string>{});
+  if (auto v = readSetting(db_, "log_content")) s.logContent = *v != "false";
   return s;
 }
 
@@ -66,6 +67,7 @@ SettingsRow Store::updateSettings(const SettingsPatch& patch) {
   if (patch.allowedHeaders) writeList(db_, SettingList::kAllowedHeaders, *patch.allowedHeaders);
   if (patch.allowedOrigins) writeList(db_, SettingList::kAllowedOrigins, *patch.allowedOrigins);
   if (patch.extraHeaders) writeList(db_, SettingList::kExtraHeaders, *patch.extraHeaders);
+  if (patch.logContent) writeSetting(db_, "log_content", *patch.logContent ? "true" : "false");
   bumpVersionLocked();
   SettingsRow s = settingsLocked();
   tx.commit();

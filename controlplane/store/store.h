@@ -72,6 +72,8 @@ struct VirtualKeyRow {
   std::optional<int64_t> expiresAt;  // unix seconds
   std::vector<std::string> allowedProviders;
   std::vector<std::string> allowedModels;
+  // False: the request logs of this key's requests never hold their content.
+  bool logContent = true;
 };
 
 struct CustomerRow {
@@ -149,6 +151,8 @@ struct KeySpec {
   std::vector<std::string> allowedProviders;
   std::vector<std::string> allowedModels;
   bool disabled = false;
+  // False: keep the content of this key's requests out of the request logs.
+  bool logContent = true;
 };
 
 struct KeyPatch {
@@ -159,6 +163,7 @@ struct KeyPatch {
   std::optional<std::vector<std::string>> allowedProviders;
   std::optional<std::vector<std::string>> allowedModels;
   std::optional<std::string> status;  // "active" | "disabled"
+  std::optional<bool> logContent;
 };
 
 struct UsageFilter {
@@ -189,6 +194,8 @@ struct SettingsRow {
   std::vector<std::string> allowedHeaders;  // default: defaultAllowedHeaders()
   std::vector<std::string> allowedOrigins;  // default: defaultAllowedOrigins()
   std::vector<std::string> extraHeaders;
+  // False: no request log holds request or response content. Default true.
+  bool logContent = true;
 };
 
 // An admin token's metadata; the token itself is never stored (only its SHA-256).
@@ -258,6 +265,7 @@ struct SettingsPatch {
   std::optional<std::vector<std::string>> allowedHeaders;
   std::optional<std::vector<std::string>> allowedOrigins;
   std::optional<std::vector<std::string>> extraHeaders;
+  std::optional<bool> logContent;
 };
 
 class Store {

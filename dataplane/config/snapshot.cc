@@ -142,6 +142,7 @@ std::shared_ptr<const ConfigSnapshot> compileSnapshot(const finops::v1::Snapshot
     e.teamName = k.team_name();
     e.customerId = k.customer_id();
     e.customerName = k.customer_name();
+    e.logContent = k.log_content();
     e.allowedProviders.assign(k.allowed_providers().begin(), k.allowed_providers().end());
     e.allowedModels.assign(k.allowed_models().begin(), k.allowed_models().end());
     for (const auto& id : k.limit_ids()) {
@@ -170,6 +171,7 @@ std::shared_ptr<const ConfigSnapshot> compileSnapshot(const finops::v1::Snapshot
   }
   const auto& settings = s.settings();
   out->enforceKeys = settings.enforce_keys();
+  out->logContent = settings.log_content();
   for (const auto& h : settings.forward_headers()) out->forwardHeaders.insert(asciiLower(h));
   for (const auto& h : settings.extra_headers()) out->extraHeaders.add(asciiLower(h));
   for (const auto& h : settings.allowed_headers()) out->corsAllowedHeaders.add(asciiLower(h));

@@ -63,6 +63,7 @@ struct KeyEntry {
   std::string status;       // "active" | "disabled" | "revoked"
   int64_t expiresAtMs = 0;  // 0: never
   std::string teamId, teamName, customerId, customerName;
+  bool logContent = true;  // false: its requests' logs never hold content
   std::vector<std::string> allowedProviders;
   std::vector<std::string> allowedModels;
   // Limits for every request (key's own, team's and customer's), and for a provider that
@@ -81,6 +82,7 @@ struct ConfigSnapshot {
       providers;
   std::unordered_map<std::string, KeyEntry, StringHash, std::equal_to<>> keysByHash;
   bool enforceKeys = true;
+  bool logContent = true;  // false: no request log holds content
   // Client headers forwarded upstream as they are (lower case; never the ones
   // isNeverForwardedHeader names, whatever the snapshot says).
   std::unordered_set<std::string> forwardHeaders;

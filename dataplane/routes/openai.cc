@@ -1,6 +1,5 @@
 #include "dataplane/routes/openai.h"
 
-
 #include <mutex>
 #include <set>
 
@@ -11,6 +10,7 @@
 #include "dataplane/routes/routing.h"
 #include "dataplane/schema/json_limits.h"
 #include "dataplane/server/server.h"
+#include "dataplane/stats/request_stats.h"
 #include "dataplane/translate/factory.h"
 #include "dataplane/upstream/google_auth.h"
 
@@ -143,6 +143,9 @@ class Accounting {
       warnUnpricedOnce(provider_, upstreamModel_);
     }
     ex_.gov->quota.complete(ticket, cost, u.promptTokens + u.completionTokens);
+    ex_.usage = u;
+    ex_.costNano = cost;
+    ex_.charged = true;
     if (!ex_.gov->reporter) return;
     finops::v1::UsageRecord r;
     r.set_request_id(ex_.requestId);
@@ -409,8 +412,11 @@ net::awaitable<void> handleProxy(Exchange& ex, ProxyRequest pr) {
   std::unique_ptr<upstream::Connection> conn;
   std::optional<upstream::Parser> parser;
   beast::error_code ec;
+  auto waitFrom = std::chrono::steady_clock::now();
   co_await ex.pool.exchange(*route, up, conn, parser, ec);
+  ex.upstreamWait += std::chrono::steady_clock::now() - waitFrom;
   if (ec) {
+    stats::countUpstreamError(route->name, stats::classify(ec));
     acct.outcome = ec == beast::error::timeout ? "timeout" : "upstream_failed";
     acct.upstreamMayHaveWorked = ec == beast::error::timeout;
     log::warn("upstream request failed", {{"request_id", ex.requestId},
@@ -423,6 +429,7 @@ net::awaitable<void> handleProxy(Exchange& ex, ProxyRequest pr) {
   unsigned status = head.result_int();
   acct.upstreamStatus = status;
   if (status >= 300) acct.outcome = "upstream_error";
+  if (auto kind = stats::classifyStatus(status)) stats::countUpstreamError(route->name, *kind);
   bool upstreamKeepAlive = head.keep_alive();
   bool isSse = head[http::field::content_type].find("text/event-stream") != std::string_view::npos;
 
@@ -434,6 +441,7 @@ net::awaitable<void> handleProxy(Exchange& ex, ProxyRequest pr) {
     res.set(http::field::cache_control, "no-cache");
     res.set("x-request-id", ex.requestId);
     if (ex.dialect == Dialect::kAnthropic) res.set("request-id", ex.requestId);
+    res.set("x-finops-overhead-us", std::to_string(overheadNow(ex)));
     for (const auto& [name, value] : ex.corsHeaders) res.set(name, value);
     res.keep_alive(ex.keepAlive);
     res.chunked(true);
@@ -462,6 +470,9 @@ net::awaitable<void> handleProxy(Exchange& ex, ProxyRequest pr) {
       sseParser.feed(std::string_view(buf.data(), n),
                      [&](const sse::Event& e) { translator->onStreamEvent(e, out); });
       if (out.empty()) continue;
+      if (ex.firstContent == std::chrono::steady_clock::time_point{})
+        ex.firstContent = std::chrono::steady_clock::now();
+      ex.keepForLog(out);
       ex.stream.expires_after(std::chrono::seconds(30));
       co_await net::async_write(ex.stream, http::make_chunk(net::buffer(out)),
                                 redirect_error(use_awaitable, ec));
@@ -483,6 +494,9 @@ net::awaitable<void> handleProxy(Exchange& ex, ProxyRequest pr) {
     }
     out.clear();
     if (!upstreamComplete) {
+      stats::countUpstreamError(route->name, ec == beast::error::timeout
+                                                 ? stats::UpstreamError::kTimeout
+                                                 : stats::UpstreamError::kStreamInterrupted);
       acct.outcome = ec == beast::error::timeout ? "timeout" : "upstream_failed";
       log::warn("upstream stream failed", {{"request_id", ex.requestId},
                                            {"provider", route->name},
@@ -496,6 +510,7 @@ net::awaitable<void> handleProxy(Exchange& ex, ProxyRequest pr) {
       acct.outcome = "upstream_failed";  // cut short or ended by an error event
     }
     ex.stream.expires_after(std::chrono::seconds(30));
+    ex.keepForLog(out);
     if (!out.empty())
       co_await net::async_write(ex.stream, http::make_chunk(net::buffer(out)),
                                 redirect_error(use_awaitable, ec));
@@ -509,10 +524,15 @@ net::awaitable<void> handleProxy(Exchange& ex, ProxyRequest pr) {
   // ---- non-streamed: read the whole (bounded) body, translate, send.
   std::string upstreamBody;
   constexpr size_t kMaxUpstreamBody = 256u * 1024 * 1024;
+  waitFrom = std::chrono::steady_clock::now();
   co_await ex.pool.readBody(*conn, *parser, upstreamBody, kMaxUpstreamBody, ec);
+  ex.upstreamWait += std::chrono::steady_clock::now() - waitFrom;
   acct.responseBytes = upstreamBody.size();
   ex.pool.done(std::move(conn), *parser, ec);
   if (ec) {
+    stats::countUpstreamError(route->name, ec == beast::error::timeout
+                                               ? stats::UpstreamError::kTimeout
+                                               : stats::UpstreamError::kStreamInterrupted);
     acct.outcome = ec == beast::error::timeout ? "timeout" : "upstream_failed";
     co_await sendError(ex, upstreamFailure(ec, *route));
     co_return;
@@ -534,6 +554,7 @@ net::awaitable<void> handleProxy(Exchange& ex, ProxyRequest pr) {
       e.status = static_cast<int>(status);
     res.result(static_cast<unsigned>(e.status));
     res.body() = renderError(ex.dialect, e);
+    ex.errorType = e.code.empty() ? e.type : e.code;
     res.set(http::field::content_type, "application/json");
     if (e.retryAfterSeconds >= 0) res.set(http::field::retry_after, std::to_string(e.retryAfterSeconds));
     for (auto name : {"retry-after", "retry-after-ms"})

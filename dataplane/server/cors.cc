@@ -5,7 +5,7 @@
 namespace finops::dp::cors {
 
 const std::string_view kExposeHeaders =
-    "x-request-id, request-id, retry-after, retry-after-ms, x-should-retry, "
+    "x-request-id, request-id, x-finops-overhead-us, retry-after, retry-after-ms, x-should-retry, "
     "x-ratelimit-limit-requests, x-ratelimit-limit-tokens, x-ratelimit-limit-budget, "
     "x-ratelimit-limit-concurrency, x-ratelimit-remaining-requests, "
     "x-ratelimit-remaining-tokens, x-ratelimit-remaining-budget, "

@@ -6,10 +6,13 @@
 
 #include "common/log.h"
 #include "dataplane/governance/rules.h"
+#include "dataplane/logs/record.h"
+#include "dataplane/logs/ui.h"
 #include "dataplane/routes/openai.h"
 #include "dataplane/server/cors.h"
 #include "dataplane/server/exchange.h"
 #include "dataplane/server/request_route.h"
+#include "dataplane/stats/request_stats.h"
 
 namespace finops::dp {
 
@@ -58,7 +61,7 @@ net::awaitable<void> handleReadyz(Exchange& ex, ConfigStore& store) {
 }
 
 // Prometheus text format. The governance counters for now (docs/metrics.md lists them).
-net::awaitable<void> handleMetrics(Exchange& ex) {
+net::awaitable<void> handleMetrics(Exchange& ex, ConfigStore& store) {
   std::string out;
   auto metric = [&](const char* name, const char* type, const char* help, int64_t v) {
     out.append("# HELP ").append(name).append(" ").append(help).append("\n");
@@ -119,6 +122,18 @@ net::awaitable<void> handleMetrics(Exchange& ex) {
              "Usage records waiting to be accepted by the control plane.",
              static_cast<int64_t>(g->reporter->buffered()));
   }
+  {
+    auto cfg = store.get();
+    metric("finops_config_version", "gauge", "Version of the configuration being served (0: none yet).",
+           cfg ? static_cast<int64_t>(cfg->version) : 0);
+    out.append("# HELP finops_config_age_seconds Seconds since the configuration being served was received.\n"
+               "# TYPE finops_config_age_seconds gauge\nfinops_config_age_seconds ");
+    out.append(std::to_string(store.configAgeSeconds())).append("\n");
+    metric("finops_control_plane_connected", "gauge",
+           "1 while the configuration stream to the control plane is up.", store.connected() ? 1 : 0);
+  }
+  if (ex.server && ex.server->logShipper) logs::writeMetrics(*ex.server->logShipper, out);
+  out.append(stats::registry().render());
   http::response<http::string_body> res{http::status::ok, 11};
   res.set(http::field::content_type, "text/plain; version=0.0.4");
   res.body() = std::move(out);
@@ -139,6 +154,19 @@ net::awaitable<void> dispatch(Exchange& ex, ConfigStore& store) {
   // request from an origin that is not allowed is refused before anything goes upstream (a
   // "simple" request needs no preflight); an allowed origin's responses all carry CORS headers.
   ex.config = store.get();
+  // The /logs page and its API: an admin token, not a virtual key; same-origin only (never
+  // CORS), so before the CORS handling.
+  if (path == "/logs" || path.starts_with("/logs/")) {
+    if (ex.server && ex.server->logsApi) {
+      co_await ex.server->logsApi->handle(ex, path);
+    } else {
+      co_await sendError(ex, apiError(404, "invalid_request_error", "unknown_route",
+                                      "Invalid URL (" + std::string(ex.req.method_string()) + " " +
+                                          std::string(path) + ")",
+                                      ""));
+    }
+    co_return;
+  }
   std::string_view origin = ex.req[http::field::origin];
   bool isOptions = ex.req.method() == http::verb::options;
   if (isOptions && !origin.empty() &&
@@ -202,7 +230,7 @@ net::awaitable<void> dispatch(Exchange& ex, ConfigStore& store) {
     co_return;
   }
   if (r.route == Route::kMetrics) {
-    co_await handleMetrics(ex);
+    co_await handleMetrics(ex, store);
     co_return;
   }
   if (!ex.config) {
@@ -240,6 +268,7 @@ net::awaitable<void> dispatch(Exchange& ex, ConfigStore& store) {
       ex.key = nullptr;
     }
   }
+  ex.logContent = logs::contentWanted(ex);
   switch (r.route) {
     case Route::kChat: co_await handleProxy(ex, proxyRequest(Endpoint::kChatCompletions)); break;
     case Route::kCompletions: co_await handleProxy(ex, proxyRequest(Endpoint::kCompletions)); break;
@@ -255,12 +284,8 @@ net::awaitable<void> dispatch(Exchange& ex, ConfigStore& store) {
   }
 }
 
-void accessLog(const Exchange& ex, std::chrono::steady_clock::time_point start) {
-  double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+void accessLog(const Exchange& ex, double ms) {
   nlohmann::ordered_json j;
-  j["ts"] = log::nowRfc3339();
-  j["level"] = "info";
-  j["msg"] = "request";
   j["request_id"] = ex.requestId;
   j["method"] = ex.req.method_string();
   std::string_view target = ex.req.target();
@@ -271,7 +296,30 @@ void accessLog(const Exchange& ex, std::chrono::steady_clock::time_point start) 
   j["status"] = ex.status;
   j["streamed"] = ex.streamed;
   j["latency_ms"] = std::round(ms * 1000) / 1000;
-  log::writeRaw(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  if (ex.overheadUs >= 0) j["overhead_us"] = ex.overheadUs;
+  if (!ex.errorType.empty()) j["error_type"] = ex.errorType;
+  log::writeFields(log::Level::kInfo, "request", j);
+}
+
+// Whether a request is traffic (metrics by model and a request-log record) rather than the
+// gateway's own endpoints (health, metrics, the /logs page) or a CORS preflight.
+bool isTraffic(const Exchange& ex) {
+  if (ex.req.method() == http::verb::options) return false;
+  std::string_view target = ex.req.target();
+  std::string_view path = target.substr(0, target.find('?'));
+  return !(path == "/healthz" || path == "/readyz" || path == "/metrics" || path == "/logs" ||
+           path.starts_with("/logs/"));
+}
+
+// After the response: metrics, the access log line, the request-log record.
+void finishExchange(Exchange& ex, const ServerOptions& opt) {
+  auto elapsed = std::chrono::steady_clock::now() - ex.start;
+  double ms = std::chrono::duration<double, std::milli>(elapsed).count();
+  if (isTraffic(ex)) {
+    stats::countRequest(ex, ms / 1000.0);
+    if (opt.logShipper) logs::submit(ex, *opt.logShipper, elapsed);
+  }
+  if (opt.accessLog) accessLog(ex, ms);
 }
 
 // An Exchange for one request on a connection. (A function, not a braced initialiser in the
@@ -280,6 +328,7 @@ Exchange makeExchange(ClientStream& stream, beast::flat_buffer& buffer,
                       http::request<http::string_body>& req, upstream::Pool& pool,
                       const ServerOptions& opt) {
   Exchange ex{stream, buffer, req, pool, newRequestId()};
+  ex.start = std::chrono::steady_clock::now();
   ex.gov = opt.governance;
   ex.server = &opt;
   return ex;
@@ -315,10 +364,13 @@ net::awaitable<void> sendParseError(ClientStream& stream, beast::flat_buffer& bu
                                     upstream::Pool& pool, const beast::error_code& ec,
                                     std::string target, const ServerOptions& opt) {
   http::request<http::string_body> dummy;
+  if (target.size() > 1024) target.resize(1024);
+  dummy.target(target);
   Exchange ex = makeExchange(stream, buffer, dummy, pool, opt);
   ex.dialect = dialectForPath(target);
   ex.keepAlive = false;
   co_await sendError(ex, parseError(ec));
+  finishExchange(ex, opt);
 }
 
 bool isQuietDisconnect(const beast::error_code& ec) {
@@ -468,7 +520,6 @@ net::awaitable<void> session(tcp::socket socket, std::shared_ptr<net::ssl::conte
     // The handler sets its own timeouts; a read the stream relay keeps pending on the client
     // (to notice it going away) must not inherit the request's.
     stream.expires_never();
-    auto start = std::chrono::steady_clock::now();
     auto req = parser.release();
     Exchange ex = makeExchange(stream, buffer, req, pool, opt);
     ex.keepAlive = req.keep_alive() && !stats.draining.load();
@@ -477,7 +528,7 @@ net::awaitable<void> session(tcp::socket socket, std::shared_ptr<net::ssl::conte
       GaugeSlot inFlight(stats.inFlight);  // released even if a handler throws
       co_await dispatch(ex, store);
     }
-    if (opt.accessLog) accessLog(ex, start);
+    finishExchange(ex, opt);
     if (!ex.keepAlive || stats.draining.load()) break;
   }
   co_await stream.close(std::chrono::seconds(2), open);
@@ -529,9 +580,31 @@ net::awaitable<void> acceptLoop(tcp::acceptor& acceptor,
 
 }  // namespace
 
+int64_t overheadNow(Exchange& ex) {
+  auto own = std::chrono::steady_clock::now() - ex.start - ex.upstreamWait;
+  ex.overheadUs = std::max<int64_t>(0, std::chrono::duration_cast<std::chrono::microseconds>(own).count());
+  return ex.overheadUs;
+}
+
+void Exchange::keepForLog(std::string_view sent) {
+  if (!logContent || sent.empty()) return;
+  // The text is taken out of this on the shipper's thread, then cut to the limit: keep enough
+  // raw bytes for the JSON (or a stream's events, far larger than their text) around it.
+  size_t max = server ? server->logContentMaxBytes : 0;
+  max = std::min(max * (streamed ? 16 : 2), std::max<size_t>(max, 8u << 20));
+  size_t room = max > logResponse.size() ? max - logResponse.size() : 0;
+  if (sent.size() > room) {
+    logTruncated = true;
+    sent = sent.substr(0, room);
+  }
+  logResponse.append(sent);
+}
+
 net::awaitable<void> sendResponse(Exchange& ex, http::response<http::string_body>& res) {
   res.version(11);
   res.set("x-request-id", ex.requestId);
+  res.set("x-finops-overhead-us", std::to_string(overheadNow(ex)));
+  ex.keepForLog(res.body());
   if (ex.dialect == Dialect::kAnthropic) res.set("request-id", ex.requestId);  // the SDK's requestID
   for (const auto& [name, value] : ex.responseHeaders) res.set(name, value);
   for (const auto& [name, value] : ex.corsHeaders) res.set(name, value);
@@ -557,6 +630,7 @@ net::awaitable<void> sendError(Exchange& ex, const ApiError& error) {
   res.set(http::field::content_type, "application/json");
   if (error.status == 405) res.set(http::field::allow, "GET, POST");
   res.body() = renderError(ex.dialect, error);
+  ex.errorType = error.code.empty() ? error.type : error.code;
   if (error.retryAfterSeconds >= 0) res.set(http::field::retry_after, std::to_string(error.retryAfterSeconds));
   co_await sendResponse(ex, res);
 }

@@ -20,6 +20,11 @@
 
 namespace finops::dp {
 
+namespace logs {
+class Shipper;
+class LogsApi;
+}  // namespace logs
+
 struct ServerOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 8080;                   // 0: pick a free port
@@ -46,6 +51,13 @@ struct ServerOptions {
   std::string upstreamCaFile;             // extra CA bundle for upstream TLS
   upstream::Options upstream;
   Governance* governance = nullptr;       // budgets, rate limits, usage reporting
+
+  // Request logs (docs/observability.md). Null: no records are kept.
+  logs::Shipper* logShipper = nullptr;
+  // --log-content-max-bytes: request and response content are each cut to this; 0: no content.
+  size_t logContentMaxBytes = 64 * 1024;
+  // The /logs page and its API; null: /logs answers 404.
+  logs::LogsApi* logsApi = nullptr;
 };
 
 class Server {

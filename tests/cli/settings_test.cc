@@ -60,5 +60,23 @@ TEST(SettingsEdit, DefaultRestoresTheDefault) {
   EXPECT_FALSE(isListSetting("enforce_keys"));
 }
 
+TEST(SettingsBool, EnforceKeysAndLogContent) {
+  EXPECT_TRUE(isBoolSetting("enforce_keys"));
+  EXPECT_TRUE(isBoolSetting("log_content"));
+  EXPECT_FALSE(isBoolSetting("allowed_origins"));
+  EXPECT_FALSE(isBoolSetting("log_contents"));
+  EXPECT_FALSE(parseBoolSetting("log_content", "false"));
+  EXPECT_FALSE(parseBoolSetting("log_content", "off"));
+  EXPECT_TRUE(parseBoolSetting("log_content", "true"));
+  EXPECT_TRUE(parseBoolSetting("log_content", "default"));
+  try {
+    parseBoolSetting("log_content", "maybe");
+    FAIL();
+  } catch (const CliError& e) {
+    EXPECT_EQ(e.code(), kExitUsage);
+    EXPECT_NE(std::string(e.what()).find("log_content must be true or false"), std::string::npos);
+  }
+}
+
 }  // namespace
 }  // namespace finops::cli

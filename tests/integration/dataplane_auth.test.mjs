@@ -332,7 +332,8 @@ scenario('4. mutual TLS alone is enough on a non-loopback address', { label: 'dp
   // The self-signed certificate serves as the client CA too: only the start-up rule is at issue.
   const cert = selfSigned(dir);
   const r = await runBinary('finops-controlplane', ['--db', path.join(dir, 'm.db'), '--admin-token-file', path.join(dir, 'm-token'),
-    '--listen', '0.0.0.0:0', '--tls-cert', cert.cert, '--tls-key', cert.key, '--tls-client-ca', cert.cert], { timeoutMs: 3000 });
+    '--listen', '0.0.0.0:0', '--tls-cert', cert.cert, '--tls-key', cert.key, '--tls-client-ca', cert.cert,
+    '--log-format', 'json', '--metrics-listen', '127.0.0.1:0'], { timeoutMs: 3000 });
   // Still running after 3 s (killed by the timeout), having said how data planes authenticate.
   assert.equal(r.signal, 'SIGKILL', show(r));
   assert.match(r.stderr, /"msg":"data planes must authenticate"[^\n]*"dataplane_auth":"mtls"/, show(r));

@@ -19,6 +19,10 @@ export { sleep };
 import assert from 'node:assert/strict';
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const REPO_ROOT = path.resolve(here, '..', '..');
+// Every gateway process the tests start logs JSON unless a test passes --log-format itself (the
+// tests read log lines as JSON).
+process.env.FINOPS_LOG_FORMAT ??= 'json';
+
 export const BIN_DIR = process.env.FINOPS_BIN_DIR
   ? path.resolve(process.env.FINOPS_BIN_DIR)
   : path.join(REPO_ROOT, 'build', 'bin');
@@ -368,11 +372,17 @@ export class FinopsEnv {
    * Starts finops-controlplane. Port 0 unless `port` is given (a restart reuses the real port).
    * Resolves once `finopsctl whoami` succeeds with the admin token. `host` is the listen host
    * (finopsctl and data planes still dial 127.0.0.1); `extraArgs` are appended (e.g. TLS flags).
+   * `logFormat` is --log-format (default json: tests read JSON log lines; null: the binary's
+   * default); `metricsListen` is --metrics-listen (default 127.0.0.1:0, so parallel tests never
+   * fight over the default port; null: not passed). See controlPlaneMetricsUrl().
    */
-  async startControlPlane({ port = 0, waitReady = true, host = '127.0.0.1', extraArgs = [] } = {}) {
+  async startControlPlane({ port = 0, waitReady = true, host = '127.0.0.1', extraArgs = [], logFormat = 'json', metricsListen = '127.0.0.1:0' } = {}) {
     this.cpStarts += 1;
     const name = `controlplane-${this.cpStarts}`;
-    const args = ['--db', this.dbPath, '--listen', `${host}:${port}`, '--admin-token-file', this.tokenFile, ...extraArgs];
+    const args = ['--db', this.dbPath, '--listen', `${host}:${port}`, '--admin-token-file', this.tokenFile];
+    if (logFormat) args.push('--log-format', logFormat);
+    if (metricsListen && !extraArgs.includes('--metrics-listen')) args.push('--metrics-listen', metricsListen);
+    args.push(...extraArgs);
     const proc = new Proc(name, bin('finops-controlplane'), args, { dir: this.dir });
     this.procs.push(proc);
     this.cp = proc;
@@ -386,6 +396,16 @@ export class FinopsEnv {
     this.cpAddr = `127.0.0.1:${realPort}`;
     if (waitReady) await this.waitControlPlaneReady(proc);
     return proc;
+  }
+
+  /**
+   * The control plane's metrics base URL (http://HOST:PORT), from its log line
+   * {"msg":"metrics listening","address":"HOST:PORT"} (or, in text format,
+   * `... metrics listening address=HOST:PORT`).
+   */
+  async controlPlaneMetricsUrl(proc = this.cp, timeoutMs = 10000) {
+    const m = await proc.waitForOutput(/"msg":"metrics listening"[^\n]*?"address":"([^"]+)"|metrics listening[^\n]*? address=(\S+)/, timeoutMs);
+    return `http://${m[1] ?? m[2]}`;
   }
 
   /** Polls `finopsctl whoami` until it exits 0 (reads the token file first). */
@@ -417,12 +437,14 @@ export class FinopsEnv {
    * Starts finops-dataplane against this environment's control plane on 127.0.0.1:0 and waits
    * for /readyz 200. The returned Proc also carries `port` and `url` (http://127.0.0.1:PORT),
    * so several data planes can run in one environment (env.dp / env.dpUrl are the last one).
-   * `env` adds environment variables (e.g. FINOPS_DATAPLANE_TOKEN).
+   * `env` adds environment variables (e.g. FINOPS_DATAPLANE_TOKEN). `logFormat` is --log-format
+   * (default json; null: the binary's default).
    */
-  async startDataPlane({ nodeId = 'it-dp-1', maxBodyBytes, threads = 2, drainTimeout = 2, extraArgs = [], waitReady = true, env = {} } = {}) {
+  async startDataPlane({ nodeId = 'it-dp-1', maxBodyBytes, threads = 2, drainTimeout = 2, extraArgs = [], waitReady = true, env = {}, logFormat = 'json' } = {}) {
     this.dpStarts += 1;
     const name = `dataplane-${this.dpStarts}`;
     const args = ['--control-plane', this.cpAddr, '--listen', '127.0.0.1:0', '--threads', String(threads), '--node-id', nodeId, '--drain-timeout', String(drainTimeout)];
+    if (logFormat) args.push('--log-format', logFormat);
     if (maxBodyBytes !== undefined) args.push('--max-body-bytes', String(maxBodyBytes));
     args.push(...extraArgs);
     const proc = new Proc(name, bin('finops-dataplane'), args, { dir: this.dir, env });
@@ -536,4 +558,71 @@ export function assertErrorShape(r, status, { code, type } = {}) {
   if (code !== undefined) assert.equal(e.code, code, `error.code; ${ctx}`);
   if (type !== undefined) assert.equal(e.type, type, `error.type; ${ctx}`);
   return e;
+}
+
+// ---- Prometheus /metrics, parsed by a real text-format parser (prom2javascript)
+
+/** Every label of `want` is in `have` with the same value (`have` may carry more). */
+function labelsInclude(have, want) {
+  return Object.entries(want).every(([k, v]) => have[k] === String(v));
+}
+
+const showLabels = (labels) => `{${Object.entries(labels).map(([k, v]) => `${k}="${v}"`).join(',')}}`;
+
+/**
+ * GET `path` (default /metrics) on `baseUrl` and parse it with prom2javascript, which throws on
+ * any line that is not valid Prometheus text format and on a histogram whose +Inf bucket differs
+ * from its _count: that is a real failure, never massaged here. Resolves a snapshot:
+ *   families            {name: {type, help, data}} as the parser returns them
+ *   text, contentType   the raw exposition
+ *   has(name)           the family was exposed (a TYPE line or samples)
+ *   type(name)          'counter' | 'gauge' | 'histogram' | ...
+ *   series(name, labels) counters/gauges: [{labels, value}] whose labels include `labels`
+ *   value(name, labels) the one series matching (throws if several match); undefined if none
+ *   sum(name, labels)   the sum over every matching series (0 if none)
+ *   histogram(name, labels) the one histogram matching: {labels, count, sum,
+ *                       buckets: [{le (number, Infinity for +Inf), count}] sorted by le}; or
+ *                       undefined if none
+ */
+export async function scrapeMetrics(baseUrl, { path: p = '/metrics', timeoutMs = 5000 } = {}) {
+  const { getMetricsFromIterator } = await import('prom2javascript');
+  const r = await rawRequest(baseUrl, { path: p, timeoutMs });
+  if (r.status !== 200) throw new Error(`GET ${baseUrl}${p}: status ${r.status}: ${r.text.slice(0, 300)}`);
+  let families;
+  try {
+    families = await getMetricsFromIterator(r.text.split('\n')[Symbol.iterator]());
+  } catch (err) {
+    throw new Error(`${baseUrl}${p}: not valid Prometheus text format: ${err.message}\n----\n${r.text.slice(0, 4000)}`);
+  }
+  const fam = (name) => families[name];
+  const matching = (name, labels) => (fam(name)?.data ?? []).filter((d) => labelsInclude(d.labels ?? {}, labels));
+  const one = (name, labels) => {
+    const m = matching(name, labels);
+    if (m.length > 1) {
+      throw new Error(`${name}${showLabels(labels)} matches ${m.length} series: ${m.map((d) => showLabels(d.labels)).join(' ')}`);
+    }
+    return m[0];
+  };
+  return {
+    families,
+    text: r.text,
+    contentType: r.headers['content-type'],
+    has: (name) => Boolean(fam(name)),
+    type: (name) => fam(name)?.type,
+    series: (name, labels = {}) => matching(name, labels).map((d) => ({ labels: d.labels ?? {}, value: d.value })),
+    value(name, labels = {}) {
+      const d = one(name, labels);
+      return d === undefined ? undefined : d.value;
+    },
+    sum: (name, labels = {}) => matching(name, labels).reduce((s, d) => s + d.value, 0),
+    histogram(name, labels = {}) {
+      if (fam(name) && fam(name).type !== 'histogram') throw new Error(`${name} is a ${fam(name).type}, not a histogram`);
+      const h = one(name, labels);
+      if (h === undefined) return undefined;
+      const buckets = Object.entries(h.buckets)
+        .map(([le, count]) => ({ le: le === '+Inf' ? Infinity : Number(le), count }))
+        .sort((a, b) => a.le - b.le);
+      return { labels: h.labels, count: h.count, sum: h.sum, buckets };
+    },
+  };
 }

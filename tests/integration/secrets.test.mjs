@@ -41,7 +41,7 @@ function newMasterKey() {
  */
 function controlPlane(env, { args = [], extraEnv = {}, port = 0 } = {}) {
   env.cpStarts += 1;
-  const cpArgs = ['--db', env.dbPath, '--listen', `127.0.0.1:${port}`, '--admin-token-file', env.tokenFile, ...args];
+  const cpArgs = ['--db', env.dbPath, '--listen', `127.0.0.1:${port}`, '--admin-token-file', env.tokenFile, '--log-format', 'json', '--metrics-listen', '127.0.0.1:0', ...args];
   const proc = new Proc(`controlplane-${env.cpStarts}`, bin('finops-controlplane'), cpArgs, { dir: env.dir, env: extraEnv });
   env.procs.push(proc);
   return proc;

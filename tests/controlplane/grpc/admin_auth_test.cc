@@ -81,11 +81,13 @@ TEST(AdminScopesTest, KeysWriteIsForProvisioningOnly) {
   for (const char* m :
        {"CreateProvider", "UpdateProvider", "GetProvider", "ListProviders", "DeleteProvider",
         "SetPrice", "DeletePrice", "GetUsage", "GetSettings", "UpdateSettings", "ListDataPlanes",
-        "CreateAdminToken", "ListAdminTokens", "RevokeAdminToken", "ListAudit"})
+        "CreateAdminToken", "ListAdminTokens", "RevokeAdminToken", "ListAudit", "ListLogs",
+        "GetLog"})
     EXPECT_FALSE(scopeAllows("keys:write", m)) << m;
   for (const char* m : {"GetUsage", "GetSettings", "ListDataPlanes", "ListAudit", "ListAdminTokens",
-                        "ListProviders", "GetProvider"})
+                        "ListProviders", "GetProvider", "ListLogs", "GetLog"})
     EXPECT_TRUE(scopeAllows("read", m)) << m;
+  EXPECT_EQ(scopesAllowing("GetLog"), "admin or read");
   EXPECT_EQ(scopesAllowing("CreateProvider"), "admin");
   EXPECT_EQ(scopesAllowing("CreateKey"), "admin or keys:write");
   EXPECT_EQ(scopesAllowing("ListKeys"), "admin, keys:write or read");
@@ -416,7 +418,7 @@ TEST_F(AdminAuthTest, AnAuditWriteFailureIsLoggedAndTheCallStands) {
   auto s = stub_->CreateKey(as(ciSecret_).get(), ck, &key);
   std::string err = testing::internal::GetCapturedStderr();
   EXPECT_TRUE(s.ok()) << s.error_message();
-  EXPECT_NE(err.find("\"level\":\"error\""), std::string::npos) << err;
+  EXPECT_NE(err.find(" ERROR "), std::string::npos) << err;
   EXPECT_NE(err.find("cannot write the audit log"), std::string::npos) << err;
   EXPECT_NE(err.find("CreateKey"), std::string::npos) << err;
   EXPECT_EQ(err.find(key.secret()), std::string::npos) << "the log holds the key";
