@@ -257,7 +257,7 @@ void AdminServiceImpl::republish() {
 
 template <typename F>
 AdminServiceImpl::Reactor* AdminServiceImpl::run(Ctx* ctx, const char* method, std::string target,
-                                                 bool mutates, F&& body) {
+                                                 bool mutates, F&& body, bool recordSuccess) {
   auto* reactor = ctx->DefaultReactor();
   grpc::Status status;
   AuditRow audit;
@@ -308,6 +308,10 @@ AdminServiceImpl::Reactor* AdminServiceImpl::run(Ctx* ctx, const char* method, s
   audit.code = codeName(status.error_code());
   if (calls_) calls_->add({method, audit.code});
   if (!status.ok()) audit.message = auditText(status.error_message(), 1024);
+  if (status.ok() && !recordSuccess) {
+    reactor->Finish(status);
+    return reactor;
+  }
   if (status.error_code() == grpc::StatusCode::UNAUTHENTICATED) {
     // Anyone who reaches the port can make these: no caller-chosen text, and a bounded number
     // of rows, so that a flood cannot grow the database without end.
@@ -820,12 +824,17 @@ void requireLogs(const LogStore* logs) {
 
 AdminServiceImpl::Reactor* AdminServiceImpl::ListLogs(Ctx* ctx, const v1::LogQuery* req,
                                                       v1::ListLogsResponse* resp) {
-  return run(ctx, "ListLogs", logQueryTarget(*req), false, [&](const AdminTokenRow&) {
-    requireLogs(logs_);
-    // Bad filters (limit, cursor, search expression): StoreError kInvalidArgument, which run()
-    // answers with INVALID_ARGUMENT and the store's message.
-    *resp = logs_->list(*req);
-  });
+  // Following (after_id: `finopsctl logs --follow`, the live /logs page) polls every second or
+  // two: those polls are audited only when they fail; the query that started them is audited.
+  return run(
+      ctx, "ListLogs", logQueryTarget(*req), false,
+      [&](const AdminTokenRow&) {
+        requireLogs(logs_);
+        // Bad filters (limit, cursor, search expression): StoreError kInvalidArgument, which
+        // run() answers with INVALID_ARGUMENT and the store's message.
+        *resp = logs_->list(*req);
+      },
+      /*recordSuccess=*/req->after_id() == 0);
 }
 
 AdminServiceImpl::Reactor* AdminServiceImpl::GetLog(Ctx* ctx, const v1::GetLogRequest* req,

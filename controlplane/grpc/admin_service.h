@@ -93,8 +93,11 @@ class AdminServiceImpl final : public finops::v1::AdminService::CallbackService 
   // provider name...) for the audit; it must never be a secret (words starting with "sk-" or
   // "fo-admin-" are redacted anyway). An audit write failure is logged at error level and does
   // not change the call's result (the change, if any, is already committed).
+  // recordSuccess false: a successful call leaves no audit row or log line (polls such as
+  // following the request logs, every second or two per viewer); failures are recorded.
   template <typename F>
-  Reactor* run(Ctx* ctx, const char* method, std::string target, bool mutates, F&& body);
+  Reactor* run(Ctx* ctx, const char* method, std::string target, bool mutates, F&& body,
+               bool recordSuccess = true);
 
   // At most kUnauthenticatedAuditPerMinute unauthenticated calls are recorded (and logged) a
   // minute; the next recorded one says how many were not. False: do not record this one.

@@ -31,6 +31,7 @@ void LogRetention::stop() {
     std::lock_guard lock(mu_);
     stopping_ = true;
   }
+  logs_.cancelRetention();  // a pass over a large backlog ends after its current chunk
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
 }

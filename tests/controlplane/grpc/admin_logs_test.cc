@@ -172,6 +172,30 @@ TEST_F(AdminLogsTest, AReadTokenListsAndOpensLogs) {
   EXPECT_EQ(entries[0].target(), "search=a" + accents.substr(0, 62) + "...");
 }
 
+TEST_F(AdminLogsTest, FollowingPollsAreAuditedOnlyWhenTheyFail) {
+  insertSome();
+  v1::LogQuery follow;
+  follow.set_after_id(1);
+  v1::ListLogsResponse list;
+  size_t before = audit().size();  // (ListAudit itself is audited: one row per call)
+  for (int i = 0; i < 3; ++i) {
+    auto s = stub_->ListLogs(as(roSecret_).get(), follow, &list);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_EQ(list.entries_size(), 2);  // ids 2 and 3
+  }
+  auto entries = audit();
+  EXPECT_EQ(entries.size(), before + 1) << "only the previous ListAudit call added a row";
+  EXPECT_EQ(entries[0].method(), "ListAudit");
+  // A failing poll (a keys:write token may not read logs) is recorded.
+  auto s = stub_->ListLogs(as(ciSecret_).get(), follow, &list);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  entries = audit();  // newest first; a ListAudit call's own row comes after its answer
+  ASSERT_GE(entries.size(), 1u);
+  EXPECT_EQ(entries[0].method(), "ListLogs");
+  EXPECT_EQ(entries[0].code(), "PERMISSION_DENIED");
+  EXPECT_EQ(entries[0].target(), "after_id=1");
+}
+
 TEST_F(AdminLogsTest, AKeysWriteTokenMayNotReadLogs) {
   insertSome();
   v1::ListLogsResponse list;
