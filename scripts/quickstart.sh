@@ -140,6 +140,8 @@ start() {
 FinOps is running.
   control plane (admin gRPC API): $CP_LISTEN     log: var/controlplane.log
   data plane (OpenAI-compatible): http://127.0.0.1:8080/v1   log: var/dataplane.log
+  request logs:                   http://127.0.0.1:8080/logs (sign in with the admin token)
+  metrics:                        http://127.0.0.1:8080/metrics, http://127.0.0.1:9091/metrics
 
 Admin token: $token
 (stored in var/admin-token; keep it secret)
@@ -159,6 +161,9 @@ Next steps:
     -H "Authorization: Bearer sk-fo-..." \\
     -H "Content-Type: application/json" \\
     -d '{"model":"openai/gpt-4o-mini","messages":[{"role":"user","content":"Hello!"}]}'
+
+  # every request, with its content, searchable
+  finopsctl logs --since 1h
 
 Stop with: bash scripts/quickstart.sh stop
 MSG
