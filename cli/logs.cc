@@ -58,7 +58,30 @@ std::string twoDigits(int v) {
   return std::string(1, static_cast<char>('0' + v / 10)) + static_cast<char>('0' + v % 10);
 }
 
-std::string orDash(const std::string& s) { return s.empty() ? "-" : s; }
+// Logged text is the client's: terminal control characters (C0 except newline and tab where
+// kept, DEL, C1) are shown as \xHH instead of reaching the terminal.
+std::string printable(std::string_view s, bool keepLines) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    unsigned char next = i + 1 < s.size() ? static_cast<unsigned char>(s[i + 1]) : 0;
+    bool c1 = c == 0xC2 && next >= 0x80 && next <= 0x9F;  // U+0080..U+009F in UTF-8
+    if ((c < 0x20 && !(keepLines && (c == '\n' || c == '\t'))) || c == 0x7F || c1) {
+      unsigned char v = c1 ? next : c;
+      out += "\\x";
+      out += kHex[v >> 4];
+      out += kHex[v & 15];
+      if (c1) ++i;
+      continue;
+    }
+    out += static_cast<char>(c);
+  }
+  return out;
+}
+
+std::string orDash(const std::string& s) { return s.empty() ? "-" : printable(s, false); }
 
 std::string boolText(bool b) { return b ? "true" : "false"; }
 
@@ -492,7 +515,7 @@ std::string logDetailText(const v1::LogEntry& e) {
       {"content_logged", boolText(r.content_logged())},
       {"content_truncated", boolText(r.content_truncated())}};
   std::string s;
-  for (const auto& [name, value] : f) s += name + ": " + value + "\n";
+  for (const auto& [name, value] : f) s += name + ": " + printable(value, false) + "\n";
   auto block = [&](const char* title, const std::string& content) {
     s += std::string("--- ") + title + " ---\n";
     if (!r.content_logged())
@@ -500,7 +523,7 @@ std::string logDetailText(const v1::LogEntry& e) {
     else if (content.empty())
       s += "(empty)\n";
     else
-      s += content + (content.back() == '\n' ? "" : "\n");
+      s += printable(content, true) + (content.back() == '\n' ? "" : "\n");
   };
   block("request", r.request_content());
   block("response", r.response_content());

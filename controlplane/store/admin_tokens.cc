@@ -59,7 +59,7 @@ bool isAdminScope(const std::string& scope) {
 
 std::optional<std::string> Store::ensureInitialAdminToken() {
   std::lock_guard lock(mu_);
-  SQLite::Transaction tx(db_);
+  SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
   if (db_.execAndGet("SELECT COUNT(*) FROM admin_tokens").getInt64() > 0) return std::nullopt;
   std::string token = newSecret();
   AdminTokenRow r;
@@ -117,7 +117,7 @@ std::pair<AdminTokenRow, std::string> Store::createAdminToken(const std::string&
   r.createdBy = createdBy;
   std::string secret = newSecret();
   std::lock_guard lock(mu_);
-  SQLite::Transaction tx(db_);
+  SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
   try {
     insertToken(db_, r, secret);
   } catch (const SQLite::Exception& e) {
@@ -142,7 +142,7 @@ std::vector<AdminTokenRow> Store::listAdminTokens(bool includeRevoked) {
 
 AdminTokenRow Store::revokeAdminToken(const std::string& ref) {
   std::lock_guard lock(mu_);
-  SQLite::Transaction tx(db_);
+  SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
   auto row = selectOne(db_, "id = ?", ref);
   if (!row) row = selectOne(db_, "name = ? AND revoked_at IS NULL", ref);
   if (!row) throw StoreError(Code::kNotFound, "admin token '" + ref + "' not found");

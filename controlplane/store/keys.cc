@@ -107,7 +107,7 @@ std::pair<VirtualKeyRow, std::string> Store::createKey(const KeySpec& spec) {
   std::string secret = newSecret();
   std::string id = randomId("vk_");
   std::lock_guard lock(mu_);
-  SQLite::Transaction tx(db_);
+  SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
   std::string teamId = spec.team.empty() ? "" : resolveTeamLocked(spec.team);
   std::string customerId = spec.customer.empty() ? "" : resolveCustomerLocked(spec.customer);
   SQLite::Statement ins(
@@ -155,7 +155,7 @@ std::vector<VirtualKeyRow> Store::listKeys() {
 
 VirtualKeyRow Store::revokeKey(const std::string& ref) {
   std::lock_guard lock(mu_);
-  SQLite::Transaction tx(db_);
+  SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
   std::string id = resolveKeyLocked(ref);
   auto rows = listKeysLocked(&id);
   if (rows[0].status != "revoked") {
@@ -178,7 +178,7 @@ VirtualKeyRow Store::updateKey(const std::string& ref, const KeyPatch& patch) {
   validateRules(patch.allowedProviders.value_or(std::vector<std::string>{}),
                 patch.allowedModels.value_or(std::vector<std::string>{}));
   std::lock_guard lock(mu_);
-  SQLite::Transaction tx(db_);
+  SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
   std::string id = resolveKeyLocked(ref);
   auto cur = listKeysLocked(&id).at(0);
   if (cur.status == "revoked")
@@ -224,7 +224,7 @@ std::pair<VirtualKeyRow, std::string> Store::rotateKey(const std::string& ref) {
   std::string secret = newSecret();
   std::string hash = sha256Bytes(secret);
   std::lock_guard lock(mu_);
-  SQLite::Transaction tx(db_);
+  SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
   std::string id = resolveKeyLocked(ref);
   if (listKeysLocked(&id).at(0).status == "revoked")
     throw StoreError(Code::kInvalidArgument, "virtual key '" + ref + "' is revoked");
@@ -244,7 +244,7 @@ std::pair<VirtualKeyRow, std::string> Store::rotateKey(const std::string& ref) {
 
 VirtualKeyRow Store::deleteKey(const std::string& ref) {
   std::lock_guard lock(mu_);
-  SQLite::Transaction tx(db_);
+  SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
   std::string id = resolveKeyLocked(ref);
   auto out = listKeysLocked(&id).at(0);
   SQLite::Statement delLimits(db_, "DELETE FROM limits WHERE owner_kind = 'key' AND owner_id = ?");

@@ -149,7 +149,7 @@ LimitRow Store::createLimit(const LimitSpec& spec) {
   std::string id = randomId("lim_");
   int64_t now = nowMs();
   std::lock_guard lock(mu_);
-  SQLite::Transaction tx(db_);
+  SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
   std::string ownerId = spec.ownerKind == "key"    ? resolveKeyLocked(spec.owner)
                         : spec.ownerKind == "team" ? resolveTeamLocked(spec.owner)
                                                    : resolveCustomerLocked(spec.owner);
@@ -185,7 +185,7 @@ LimitRow Store::createLimit(const LimitSpec& spec) {
 
 LimitRow Store::updateLimit(const std::string& id, const LimitPatch& patch) {
   std::lock_guard lock(mu_);
-  SQLite::Transaction tx(db_);
+  SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
   auto rows = listLimitsLocked(&id);
   if (rows.empty()) throw StoreError(Code::kNotFound, "limit '" + id + "' not found");
   auto cur = rows[0];
@@ -216,7 +216,7 @@ LimitRow Store::updateLimit(const std::string& id, const LimitPatch& patch) {
 
 LimitRow Store::getLimit(const std::string& id) {
   std::lock_guard lock(mu_);
-  SQLite::Transaction tx(db_);
+  SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
   auto rows = listLimitsLocked(&id);
   if (rows.empty()) throw StoreError(Code::kNotFound, "limit '" + id + "' not found");
   fillWindowLocked(rows[0], nowMs());
@@ -227,7 +227,7 @@ LimitRow Store::getLimit(const std::string& id) {
 std::vector<LimitRow> Store::listLimits(const std::string& ownerKind, const std::string& owner,
                                         const std::vector<std::string>& kinds) {
   std::lock_guard lock(mu_);
-  SQLite::Transaction tx(db_);
+  SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
   std::string ownerId;
   if (!ownerKind.empty() && !owner.empty())
     ownerId = ownerKind == "key"    ? resolveKeyLocked(owner)
@@ -249,7 +249,7 @@ std::vector<LimitRow> Store::listLimits(const std::string& ownerKind, const std:
 
 LimitRow Store::deleteLimit(const std::string& id) {
   std::lock_guard lock(mu_);
-  SQLite::Transaction tx(db_);
+  SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
   auto rows = listLimitsLocked(&id);
   if (rows.empty()) throw StoreError(Code::kNotFound, "limit '" + id + "' not found");
   for (const char* sql : {"DELETE FROM limits WHERE id = ?", "DELETE FROM limit_usage WHERE limit_id = ?",

@@ -79,7 +79,7 @@ CustomerRow Store::createCustomer(const std::string& name) {
   validateDisplayName("customer", name);
   std::string id = randomId("cus_");
   std::lock_guard lock(mu_);
-  SQLite::Transaction tx(db_);
+  SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
   SQLite::Statement ins(db_, "INSERT INTO customers(id, name, created_at) VALUES (?, ?, ?)");
   ins.bind(1, id);
   ins.bind(2, name);
@@ -99,7 +99,7 @@ CustomerRow Store::createCustomer(const std::string& name) {
 CustomerRow Store::renameCustomer(const std::string& ref, const std::string& name) {
   validateDisplayName("customer", name);
   std::lock_guard lock(mu_);
-  SQLite::Transaction tx(db_);
+  SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
   std::string id = resolveCustomerLocked(ref);
   SQLite::Statement up(db_, "UPDATE customers SET name = ? WHERE id = ?");
   up.bind(1, name);
@@ -129,7 +129,7 @@ std::vector<CustomerRow> Store::listCustomers() {
 
 CustomerRow Store::deleteCustomer(const std::string& ref) {
   std::lock_guard lock(mu_);
-  SQLite::Transaction tx(db_);
+  SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
   std::string id = resolveCustomerLocked(ref);
   auto out = listCustomersLocked(&id).at(0);
   SQLite::Statement busy(db_,
@@ -158,7 +158,7 @@ TeamRow Store::createTeam(const std::string& name, const std::string& customer) 
   validateDisplayName("team", name);
   std::string id = randomId("team_");
   std::lock_guard lock(mu_);
-  SQLite::Transaction tx(db_);
+  SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
   std::string customerId = customer.empty() ? "" : resolveCustomerLocked(customer);
   SQLite::Statement ins(db_,
                         "INSERT INTO teams(id, name, customer_id, created_at) VALUES (?, ?, nullif(?, ''), ?)");
@@ -182,7 +182,7 @@ TeamRow Store::updateTeam(const std::string& ref, const std::optional<std::strin
                           const std::optional<std::string>& customer) {
   if (name) validateDisplayName("team", *name);
   std::lock_guard lock(mu_);
-  SQLite::Transaction tx(db_);
+  SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
   std::string id = resolveTeamLocked(ref);
   auto cur = listTeamsLocked(&id, nullptr).at(0);
   std::string customerId = cur.customerId;
@@ -218,7 +218,7 @@ std::vector<TeamRow> Store::listTeams(const std::string& customer) {
 
 TeamRow Store::deleteTeam(const std::string& ref) {
   std::lock_guard lock(mu_);
-  SQLite::Transaction tx(db_);
+  SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
   std::string id = resolveTeamLocked(ref);
   auto out = listTeamsLocked(&id, nullptr).at(0);
   if (out.keys > 0)

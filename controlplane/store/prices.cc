@@ -45,7 +45,7 @@ PriceRow Store::setPrice(const PriceRow& row) {
       neg(row.cacheWrite.value_or(0)) || neg(row.perImage) || neg(row.perSecond))
     throw StoreError(Code::kInvalidArgument, "prices cannot be negative");
   std::lock_guard lock(mu_);
-  SQLite::Transaction tx(db_);
+  SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
   SQLite::Statement up(db_,
                        "INSERT INTO prices(provider, model, input, output, cached_input, cache_write, "
                        "per_image, per_second, updated_at) VALUES (?,?,?,?,?,?,?,?,?) "
@@ -74,7 +74,7 @@ PriceRow Store::setPrice(const PriceRow& row) {
 
 PriceRow Store::deletePrice(const std::string& provider, const std::string& model) {
   std::lock_guard lock(mu_);
-  SQLite::Transaction tx(db_);
+  SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
   SQLite::Statement q(db_, std::string(kSelect) + " WHERE provider = ? AND model = ?");
   q.bind(1, provider);
   q.bind(2, model);

@@ -222,7 +222,7 @@ ProviderRow Store::createProvider(ProviderRow row, const std::vector<std::string
   validateKeys(row.type, keys);
   validateOptions(row);
   std::lock_guard lock(mu_);
-  SQLite::Transaction tx(db_);
+  SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
   if (!listProvidersLocked(&row.name).empty())
     throw StoreError(Code::kAlreadyExists, "provider '" + row.name + "' already exists");
   int64_t now = std::time(nullptr);
@@ -249,7 +249,7 @@ ProviderRow Store::updateProvider(const std::string& name, const ProviderPatch& 
   if (patch.baseUrl) validateUrl(*patch.baseUrl);
   if (patch.models) validateModels(*patch.models);
   std::lock_guard lock(mu_);
-  SQLite::Transaction tx(db_);
+  SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
   auto existing = listProvidersLocked(&name);
   if (existing.empty()) throw StoreError(Code::kNotFound, "provider '" + name + "' not found");
   ProviderRow r = existing[0];
@@ -314,7 +314,7 @@ KeyringInstallResult Store::installKeyring(std::shared_ptr<const Keyring> keyrin
   std::lock_guard lock(mu_);
   KeyringInstallResult result;
   {
-    SQLite::Transaction tx(db_);
+    SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
     struct Stored {
       std::string id, provider, value;
     };
@@ -349,7 +349,7 @@ KeyringInstallResult Store::installKeyring(std::shared_ptr<const Keyring> keyrin
 
 ProviderRow Store::deleteProvider(const std::string& name) {
   std::lock_guard lock(mu_);
-  SQLite::Transaction tx(db_);
+  SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
   auto rows = listProvidersLocked(&name);
   if (rows.empty()) throw StoreError(Code::kNotFound, "provider '" + name + "' not found");
   SQLite::Statement del(db_, "DELETE FROM providers WHERE name = ?");

@@ -61,7 +61,7 @@ SettingsRow Store::getSettings() {
 
 SettingsRow Store::updateSettings(const SettingsPatch& patch) {
   std::lock_guard lock(mu_);
-  SQLite::Transaction tx(db_);
+  SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
   if (patch.enforceKeys) writeSetting(db_, "enforce_keys", *patch.enforceKeys ? "true" : "false");
   if (patch.forwardHeaders) writeList(db_, SettingList::kForwardHeaders, *patch.forwardHeaders);
   if (patch.allowedHeaders) writeList(db_, SettingList::kAllowedHeaders, *patch.allowedHeaders);

@@ -50,7 +50,7 @@ v1::UsageReply Store::applyReport(const v1::UsageReport& report, int64_t now) {
     }
   }
   nodesLastSeen_[node] = now;
-  SQLite::Transaction tx(db_);
+  SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
   limitsCacheLocked();
   SQLite::Statement ins(
       db_,
@@ -271,7 +271,7 @@ std::vector<UsageAgg> Store::queryUsage(const UsageFilter& f, UsageAgg* total) {
                        "cannot group usage by '" + g + "' (key, team, customer, provider, model, day, hour)");
   }
   std::lock_guard lock(mu_);
-  SQLite::Transaction tx(db_);
+  SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
   std::string where = " WHERE u.ts_ms >= ? AND u.ts_ms < ?";
   std::vector<std::string> binds;
   if (!f.key.empty()) {

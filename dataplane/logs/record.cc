@@ -40,7 +40,7 @@ bool contentWanted(const Exchange& ex) {
   return true;
 }
 
-void submit(const Exchange& ex, Shipper& shipper, std::chrono::steady_clock::duration elapsed) {
+void submit(Exchange& ex, Shipper& shipper, std::chrono::steady_clock::duration elapsed) {
   finops::v1::LogRecord r;
   r.set_request_id(ex.requestId);
   auto wallStart = std::chrono::system_clock::now() -
@@ -59,7 +59,9 @@ void submit(const Exchange& ex, Shipper& shipper, std::chrono::steady_clock::dur
   std::string_view target = ex.req.target();
   r.set_route(std::string(target.substr(0, std::min(target.find('?'), size_t{1024}))));
   r.set_provider(ex.provider);
-  r.set_model(ex.model);
+  // The model as the client sent it, whatever it was (cut: the control plane refuses text
+  // fields over 4 KiB).
+  r.set_model(ex.model.substr(0, std::min<size_t>(ex.model.size(), 1024)));
   r.set_status(static_cast<int32_t>(ex.status));
   r.set_error_type(ex.errorType);
   r.set_latency_us(micros(elapsed));
@@ -83,7 +85,7 @@ void submit(const Exchange& ex, Shipper& shipper, std::chrono::steady_clock::dur
   std::string_view body = ex.req.body();
   c.truncated = ex.logTruncated || body.size() > max;
   c.request.assign(body.substr(0, max));
-  c.response = ex.logResponse;
+  c.response = std::move(ex.logResponse);
   c.streamed = ex.streamed;
   c.dialect = r.dialect();
   c.route = r.route();

@@ -18,8 +18,8 @@ class Shipper;
 bool contentWanted(const Exchange& ex);
 
 // Builds the record (and the raw content when ex.logContent) and offers it to the shipper,
-// which drops it when its buffer is full.
-void submit(const Exchange& ex, Shipper& shipper, std::chrono::steady_clock::duration elapsed);
+// which drops it when its buffer is full. Takes the kept response out of ex.
+void submit(Exchange& ex, Shipper& shipper, std::chrono::steady_clock::duration elapsed);
 
 // The shipper's figures in Prometheus text (finops_log_*).
 void writeMetrics(const Shipper& shipper, std::string& out);

@@ -485,6 +485,7 @@ net::awaitable<void> handleProxy(Exchange& ex, ProxyRequest pr) {
     co_await watcher.stop(ex.buffer);
     if (clientGone) {
       acct.outcome = "client_cancelled";
+      ex.errorType = "client_cancelled";
       log::info("client went away mid-stream; upstream request cancelled",
                 {{"request_id", ex.requestId}, {"provider", route->name}});
       conn->close();
@@ -498,6 +499,7 @@ net::awaitable<void> handleProxy(Exchange& ex, ProxyRequest pr) {
                                                  ? stats::UpstreamError::kTimeout
                                                  : stats::UpstreamError::kStreamInterrupted);
       acct.outcome = ec == beast::error::timeout ? "timeout" : "upstream_failed";
+      ex.errorType = ec == beast::error::timeout ? "upstream_timeout" : "upstream_error";
       log::warn("upstream stream failed", {{"request_id", ex.requestId},
                                            {"provider", route->name},
                                            {"error", ec.message()}});
@@ -508,6 +510,7 @@ net::awaitable<void> handleProxy(Exchange& ex, ProxyRequest pr) {
       ex.keepAlive = false;
     } else if (!translator->onStreamEnd(out)) {
       acct.outcome = "upstream_failed";  // cut short or ended by an error event
+      ex.errorType = "upstream_error";
     }
     ex.stream.expires_after(std::chrono::seconds(30));
     ex.keepForLog(out);
@@ -530,9 +533,10 @@ net::awaitable<void> handleProxy(Exchange& ex, ProxyRequest pr) {
   acct.responseBytes = upstreamBody.size();
   ex.pool.done(std::move(conn), *parser, ec);
   if (ec) {
-    stats::countUpstreamError(route->name, ec == beast::error::timeout
-                                               ? stats::UpstreamError::kTimeout
-                                               : stats::UpstreamError::kStreamInterrupted);
+    if (status < 400)  // (an error status was counted already)
+      stats::countUpstreamError(route->name, ec == beast::error::timeout
+                                                 ? stats::UpstreamError::kTimeout
+                                                 : stats::UpstreamError::kStreamInterrupted);
     acct.outcome = ec == beast::error::timeout ? "timeout" : "upstream_failed";
     co_await sendError(ex, upstreamFailure(ec, *route));
     co_return;

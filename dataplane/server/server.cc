@@ -311,13 +311,31 @@ bool isTraffic(const Exchange& ex) {
            path.starts_with("/logs/"));
 }
 
+// Requests without a valid key (where keys are enforced: refused with 401, unknown routes,
+// malformed requests...) cost nothing to send: at most this many a second get a request-log
+// record (all are counted in the metrics and the access log), so that a flood of them cannot
+// push real history out of the store's size cap.
+constexpr int kUnauthenticatedRecordsPerSecond = 20;
+
+bool admitUnauthenticatedRecord() {
+  static std::atomic<int64_t> window{0};
+  static std::atomic<int> used{0};
+  int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                    std::chrono::steady_clock::now().time_since_epoch())
+                    .count();
+  int64_t w = window.load(std::memory_order_relaxed);
+  if (w != now && window.compare_exchange_strong(w, now)) used.store(0);
+  return used.fetch_add(1) < kUnauthenticatedRecordsPerSecond;
+}
+
 // After the response: metrics, the access log line, the request-log record.
 void finishExchange(Exchange& ex, const ServerOptions& opt) {
   auto elapsed = std::chrono::steady_clock::now() - ex.start;
   double ms = std::chrono::duration<double, std::milli>(elapsed).count();
   if (isTraffic(ex)) {
     stats::countRequest(ex, ms / 1000.0);
-    if (opt.logShipper) logs::submit(ex, *opt.logShipper, elapsed);
+    bool record = ex.key || (ex.config && !ex.config->enforceKeys) || admitUnauthenticatedRecord();
+    if (opt.logShipper && record) logs::submit(ex, *opt.logShipper, elapsed);
   }
   if (opt.accessLog) accessLog(ex, ms);
 }

@@ -53,26 +53,35 @@ Families& families() {
 
 metrics::Registry& registry() { return families().reg; }
 
+// A label value from client input: only a model whose provider exists is a label (anything
+// else a client sends would be a new series), cut to a sane length.
+static std::string_view modelLabel(const Exchange& ex) {
+  if (ex.provider.empty()) return {};
+  std::string_view m = ex.model;
+  return m.substr(0, std::min<size_t>(m.size(), 200));
+}
+
 void countRequest(const Exchange& ex, double latencySeconds) {
   Families& f = families();
   std::string_view key = ex.key ? std::string_view(ex.key->name) : std::string_view();
+  std::string_view model = modelLabel(ex);
   char status[8];
   int n = std::snprintf(status, sizeof status, "%u", ex.status);
   std::string_view st(status, n > 0 ? static_cast<size_t>(n) : 0);
-  f.requests.add({ex.provider, ex.model, key, st});
+  f.requests.add({ex.provider, model, key, st});
   if (ex.charged) {
     if (ex.usage.promptTokens)
-      f.tokens.add({ex.provider, ex.model, key, "prompt"}, static_cast<double>(ex.usage.promptTokens));
+      f.tokens.add({ex.provider, model, key, "prompt"}, static_cast<double>(ex.usage.promptTokens));
     if (ex.usage.completionTokens)
-      f.tokens.add({ex.provider, ex.model, key, "completion"},
+      f.tokens.add({ex.provider, model, key, "completion"},
                    static_cast<double>(ex.usage.completionTokens));
     if (ex.usage.cachedTokens)
-      f.tokens.add({ex.provider, ex.model, key, "cached"}, static_cast<double>(ex.usage.cachedTokens));
-    if (ex.costNano) f.cost.add({ex.provider, ex.model, key}, static_cast<double>(ex.costNano) / 1e9);
+      f.tokens.add({ex.provider, model, key, "cached"}, static_cast<double>(ex.usage.cachedTokens));
+    if (ex.costNano) f.cost.add({ex.provider, model, key}, static_cast<double>(ex.costNano) / 1e9);
   }
-  f.latency.observe({ex.provider, ex.model}, latencySeconds);
+  f.latency.observe({ex.provider, model}, latencySeconds);
   if (ex.streamed && ex.firstContent != std::chrono::steady_clock::time_point{})
-    f.ttft.observe({ex.provider, ex.model},
+    f.ttft.observe({ex.provider, model},
                    std::chrono::duration<double>(ex.firstContent - ex.start).count());
   if (ex.overheadUs >= 0) f.overhead.observe({}, static_cast<double>(ex.overheadUs) / 1e6);
 }

@@ -285,5 +285,22 @@ TEST_F(LogsFormat, ShowTextHasEveryFieldAndTheContent) {
       << t;
 }
 
+TEST_F(LogsFormat, TerminalControlCharactersInLoggedTextAreShownEscaped) {
+  v1::LogEntry e = sampleEntry();
+  e.mutable_record()->set_response_content("red \x1b[31mtext\x1b[0m\nline two\tand\x07 \xc2\x9b" "2J");
+  e.mutable_record()->set_model("openai/\x1b]0;title\x07");
+  std::string t = logDetailText(e);
+  EXPECT_EQ(t.find('\x1b'), std::string::npos) << t;
+  EXPECT_EQ(t.find('\x07'), std::string::npos) << t;
+  EXPECT_EQ(t.find("\xc2\x9b"), std::string::npos) << t;
+  EXPECT_NE(t.find("red \\x1b[31mtext\\x1b[0m\nline two\tand\\x07 \\x9b2J"), std::string::npos) << t;
+  EXPECT_NE(t.find("model: openai/\\x1b]0;title\\x07\n"), std::string::npos) << t;
+  auto cells = logTableCells(e, true);
+  EXPECT_EQ(cells[4], "openai/\\x1b]0;title\\x07");
+  // Text that is not a control character is untouched (UTF-8 included).
+  e.mutable_record()->set_model("openai/gpt-\xc3\xa9t\xc3\xa9");
+  EXPECT_EQ(logTableCells(e, true)[4], "openai/gpt-\xc3\xa9t\xc3\xa9");
+}
+
 }  // namespace
 }  // namespace finops::cli

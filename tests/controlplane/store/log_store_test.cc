@@ -791,3 +791,53 @@ TEST_F(LogStoreTest, ConcurrentInsertsAndQueries) {
 
 }  // namespace
 }  // namespace finops::cp
+
+namespace finops::cp {
+namespace {
+
+// The control plane's Store and the LogStore write to the same file on their own connections:
+// neither may fail with "database is locked" while the other writes (the Store's transactions
+// read first and would otherwise fail to take the write lock without waiting).
+TEST_F(LogStoreTest, StoreWritesNeverFailWhileLogsAreWritten) {
+  std::atomic<bool> stop{false};
+  std::atomic<int> logBatches{0};
+  std::string logError;
+  std::thread writer([&] {
+    try {
+      for (int b = 0; !stop.load(); ++b) {
+        std::vector<v1::LogRecord> rs;
+        for (int i = 0; i < 50; ++i)
+          rs.push_back(withContent(rec("req_w" + std::to_string(b) + "_" + std::to_string(i), 1000 + b),
+                                   "some request words", "some response words"));
+        put(rs);
+        logBatches.fetch_add(1);
+      }
+    } catch (const std::exception& e) {
+      logError = e.what();
+    }
+  });
+  int keys = 0;
+  std::string storeError;
+  try {
+    for (int i = 0; i < 60; ++i) {
+      std::string team = "team-" + std::to_string(i);
+      store_->createTeam(team, "");
+      KeySpec spec;
+      spec.name = "key-" + std::to_string(i);
+      spec.team = team;
+      store_->createKey(spec);
+      ++keys;
+    }
+  } catch (const std::exception& e) {
+    storeError = e.what();
+  }
+  stop = true;
+  writer.join();
+  EXPECT_EQ(storeError, "");
+  EXPECT_EQ(logError, "");
+  EXPECT_EQ(keys, 60);
+  EXPECT_GT(logBatches.load(), 0);
+}
+
+}  // namespace
+}  // namespace finops::cp
