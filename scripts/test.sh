@@ -73,7 +73,7 @@ else
   san_logs="$REPO/build-asan/sanitizer-logs"
   rm -rf "$san_logs"
   mkdir -p "$san_logs"
-  export ASAN_OPTIONS="halt_on_error=1:abort_on_error=0:print_stacktrace=1:detect_leaks=1:check_initialization_order=1:log_path=$san_logs/asan"
+  export ASAN_OPTIONS="halt_on_error=1:abort_on_error=0:print_stacktrace=1:detect_leaks=1:check_initialization_order=1:log_path=$san_logs/asan:log_exe_name=1"
   export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$san_logs/ubsan"
   export LSAN_OPTIONS="suppressions=$REPO/tests/sanitizers/lsan.supp:print_suppressions=0"
   # Prints every sanitizer report written so far; fails when there is one.
