@@ -585,6 +585,13 @@ net::awaitable<void> LogsApi::handle(Exchange& ex, std::string_view path) {
   }
 }
 
+// A failed control-plane call, answered in the OpenAI error shape (unavailability logged).
+static net::awaitable<void> sendCallError(Exchange& ex, const grpc::Status& st, const std::string& target) {
+  ApiError e = errorFromStatus(st);
+  if (e.status >= 500) noteUnavailable(st, target);
+  co_await sendApiError(ex, e);
+}
+
 net::awaitable<void> LogsApi::listLogs(Exchange& ex, std::string_view query, std::string token) {
   auto executor = co_await net::this_coro::executor;
   auto call = newCall<v1::LogQuery, v1::ListLogsResponse>(executor, token, options_.deadline);
@@ -595,9 +602,7 @@ net::awaitable<void> LogsApi::listLogs(Exchange& ex, std::string_view query, std
   stub_->async()->ListLogs(&call->ctx, &call->req, &call->resp, wake(call));
   grpc::Status st = co_await waitFor(call, options_.deadline);
   if (!st.ok()) {
-    ApiError e = errorFromStatus(st);
-    if (e.status >= 500) noteUnavailable(st, options_.target);
-    co_await sendApiError(ex, e);
+    co_await sendCallError(ex, st, options_.target);
     co_return;
   }
   nlohmann::ordered_json j;
@@ -615,9 +620,7 @@ net::awaitable<void> LogsApi::getLog(Exchange& ex, std::string id, std::string t
   stub_->async()->GetLog(&call->ctx, &call->req, &call->resp, wake(call));
   grpc::Status st = co_await waitFor(call, options_.deadline);
   if (!st.ok()) {
-    ApiError e = errorFromStatus(st);
-    if (e.status >= 500) noteUnavailable(st, options_.target);
-    co_await sendApiError(ex, e);
+    co_await sendCallError(ex, st, options_.target);
     co_return;
   }
   co_await sendJson(ex, 200, dumpJson(logEntryJson(call->resp, true)));
@@ -629,9 +632,7 @@ net::awaitable<void> LogsApi::whoAmI(Exchange& ex, std::string token) {
   stub_->async()->WhoAmI(&call->ctx, &call->req, &call->resp, wake(call));
   grpc::Status st = co_await waitFor(call, options_.deadline);
   if (!st.ok()) {
-    ApiError e = errorFromStatus(st);
-    if (e.status >= 500) noteUnavailable(st, options_.target);
-    co_await sendApiError(ex, e);
+    co_await sendCallError(ex, st, options_.target);
     co_return;
   }
   nlohmann::ordered_json j;
