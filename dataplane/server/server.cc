@@ -2,6 +2,7 @@
 
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <limits>
 #include <random>
 
 #include "common/log.h"
@@ -376,17 +377,31 @@ ApiError parseError(const beast::error_code& ec) {
   return apiError(400, "invalid_request_error", "", "Malformed HTTP request: " + ec.message(), "");
 }
 
+// An answer given before dispatch (a request or a connection refused by a limit) carries the
+// CORS headers when the request's Origin is allowed, so that browser code can read the refusal
+// instead of seeing a CORS failure. Any other origin gets none (the browser hides the answer).
+void corsForRefusal(Exchange& ex, const ConfigStore& store, std::string_view origin) {
+  if (origin.empty()) return;
+  auto config = store.get();
+  if (!config) return;
+  auto d = cors::actual(config->corsOrigins, origin);
+  if (d.allowed) ex.corsHeaders = std::move(d.headers);
+}
+
 // Answers a request that could not be parsed, then the connection is closed. `target` is the
-// request's target when its header was read (it picks the error dialect), else empty.
+// request's target when its header was read (it picks the error dialect), else empty; `origin`
+// its Origin header, when known.
 net::awaitable<void> sendParseError(ClientStream& stream, beast::flat_buffer& buffer,
                                     upstream::Pool& pool, const beast::error_code& ec,
-                                    std::string target, const ServerOptions& opt) {
+                                    std::string target, std::string origin,
+                                    const ConfigStore& store, const ServerOptions& opt) {
   http::request<http::string_body> dummy;
   if (target.size() > 1024) target.resize(1024);
   dummy.target(target);
   Exchange ex = makeExchange(stream, buffer, dummy, pool, opt);
   ex.dialect = dialectForPath(target);
   ex.keepAlive = false;
+  corsForRefusal(ex, store, origin);
   co_await sendError(ex, parseError(ec));
   finishExchange(ex, opt);
 }
@@ -440,7 +455,8 @@ constexpr size_t kFirstReadBytes = 8192;
 // dialect), answers 503 too_many_connections with "Connection: close", and closes. It counts
 // in stats.refusing, not in stats.connections (the caller counted it up).
 net::awaitable<void> refuseConnection(tcp::socket socket, std::shared_ptr<net::ssl::context> tls,
-                                      upstream::Pool& pool, const ServerOptions& opt) {
+                                      upstream::Pool& pool, const ConfigStore& store,
+                                      const ServerOptions& opt) {
   GaugeSlot slot(serverStats().refusing);
   beast::error_code ec;
   ClientStream stream(std::move(socket), std::move(tls));
@@ -457,6 +473,7 @@ net::awaitable<void> refuseConnection(tcp::socket socket, std::shared_ptr<net::s
     Exchange ex = makeExchange(stream, buffer, req, pool, opt);
     ex.dialect = dialectForPath(req.target());
     ex.keepAlive = false;
+    corsForRefusal(ex, store, req[http::field::origin]);
     ex.responseHeaders.emplace_back("retry-after", "1");
     ex.responseHeaders.emplace_back("x-should-retry", "true");
     co_await sendError(ex, apiError(503, "server_error", "too_many_connections",
@@ -509,10 +526,21 @@ net::awaitable<void> session(tcp::socket socket, std::shared_ptr<net::ssl::conte
     // "slowloris" clients are cut off), then the whole body within the body timeout.
     http::request_parser<http::string_body> parser;
     parser.header_limit(static_cast<uint32_t>(opt.maxHeaderBytes));
-    parser.body_limit(opt.maxBodyBytes);
+    // The body limit is checked once the whole head is in (not by Beast on reading the
+    // Content-Length field), so that the 413 answer knows the route and the Origin even when
+    // they come after Content-Length, as browsers send them.
+    // (Not boost::none: Boost 1.74 compares the length with the optional, and any length is
+    // "greater" than none.)
+    parser.body_limit(std::numeric_limits<std::uint64_t>::max());
     ReadPhase phase = ReadPhase::kHeader;
     stream.expires_after(opt.headerTimeout);
     co_await http::async_read_header(stream, buffer, parser, redirect_error(use_awaitable, ec));
+    if (!ec) {
+      if (auto length = parser.content_length(); length && *length > opt.maxBodyBytes)
+        ec = http::error::body_limit;
+      else
+        parser.body_limit(opt.maxBodyBytes);  // a chunked body is cut off while it is read
+    }
     if (!ec && !parser.is_done()) {
       phase = ReadPhase::kBody;
       stream.expires_after(opt.bodyTimeout);
@@ -529,8 +557,13 @@ net::awaitable<void> session(tcp::socket socket, std::shared_ptr<net::ssl::conte
         (phase == ReadPhase::kHeader ? stats.timeoutsHeader : stats.timeoutsBody).fetch_add(1);
         open = false;
       } else if (!isQuietDisconnect(ec)) {
-        std::string target = parser.is_header_done() ? std::string(parser.get().target()) : "";
-        co_await sendParseError(stream, buffer, pool, ec, std::move(target), opt);
+        // Beast keeps what it parsed before the error (the request line and the fields before
+        // the failing one, or the whole head when the body failed): enough for the dialect and
+        // for CORS when those lines came first.
+        const auto& head = parser.get();
+        std::string target(head.target()), origin(head[http::field::origin]);
+        co_await sendParseError(stream, buffer, pool, ec, std::move(target), std::move(origin),
+                                store, opt);
         co_await lingeringClose(stream);
       }
       break;
@@ -587,7 +620,7 @@ net::awaitable<void> acceptLoop(tcp::acceptor& acceptor,
         sock.close(ignored);
         continue;
       }
-      net::co_spawn(w.ioc, refuseConnection(std::move(sock), std::move(tls), *w.pool, opt),
+      net::co_spawn(w.ioc, refuseConnection(std::move(sock), std::move(tls), *w.pool, store, opt),
                     net::detached);
       continue;
     }

@@ -14,6 +14,7 @@
 // nor one the client's Connection header names, is ever forwarded.
 #include <boost/asio/buffer.hpp>
 #include <boost/beast/http.hpp>
+#include <limits>
 #include <string>
 #include <unordered_set>
 #include <vector>
@@ -47,15 +48,27 @@ Parsed parse(const std::vector<std::string_view>& reads) {
   Parsed r;
   http::request_parser<http::string_body> parser;
   parser.header_limit(kMaxHeaderBytes);
-  parser.body_limit(kMaxBodyBytes);
-  parser.eager(true);
+  // As the server does: the head is read alone (async_read_header is not eager) with no body
+  // limit, then the Content-Length is checked before the body is started (a string body
+  // reserves Content-Length bytes when it starts) and the limit is set for the body.
+  parser.body_limit(std::numeric_limits<std::uint64_t>::max());
+  parser.eager(false);
   std::string buffer;
+  bool headSeen = false;
   for (std::string_view read : reads) {
     buffer.append(read);
     while (!buffer.empty() && !parser.is_done()) {
       boost::system::error_code ec;
       size_t used = parser.put(boost::asio::buffer(buffer), ec);
       buffer.erase(0, used);
+      if (!ec && !headSeen && parser.is_header_done()) {
+        headSeen = true;
+        if (auto length = parser.content_length(); length && *length > kMaxBodyBytes)
+          ec = http::error::body_limit;
+        else
+          parser.body_limit(kMaxBodyBytes);
+        parser.eager(true);  // then the body, as async_read does
+      }
       if (ec == http::error::need_more) break;
       if (ec) {
         r.ec = ec;

@@ -334,6 +334,14 @@ test('browser: the real openai SDK from another origin, refused then allowed', {
       assert.equal(refused.headers['x-ratelimit-remaining-requests'], '0', JSON.stringify(refused.headers));
       assert.ok(refused.headers['x-ratelimit-reset-requests'], JSON.stringify(refused.headers));
       assert.match(refused.requestID ?? '', /^req_/, JSON.stringify(refused));
+
+      // 413 from the body limit, answered before the request is routed: readable too (it used
+      // to carry no CORS headers, so the page saw only a network error).
+      const big = await sdkChat(page, { baseURL, apiKey: key.key, content: 'x'.repeat(4 * 1024 * 1024 + 1) });
+      assert.equal(big.ok, false, JSON.stringify(big));
+      assert.equal(big.status, 413, JSON.stringify(big));
+      assert.equal(big.error?.code, 'request_too_large', JSON.stringify(big));
+      assert.match(big.requestID ?? '', /^req_/, JSON.stringify(big));
       assert.deepEqual(pageErrors, []);
     });
     log(`requests that failed in the page: ${failed.length}`);
@@ -456,6 +464,19 @@ test('forwarding: the upstream sees exactly the allowed client headers; settings
         assertCode(r, 2);
       }
       assert.equal((await ctlJson(env, ['settings', 'get'])).config_version, before, 'a refused edit must not change the config');
+    });
+
+    await t.test('finopsctl settings: concurrent + edits are all kept', async () => {
+      // Eight admins adding an origin each at the same moment: each `set` reads, edits and writes
+      // back only if nobody wrote in between (retrying if somebody did), so no edit is lost.
+      const start = (await ctlJson(env, ['settings', 'get'])).revision;
+      const origins = Array.from({ length: 8 }, (_, i) => `https://team${i}.example.com`);
+      const runs = await Promise.all(origins.map((o) => env.ctl(['settings', 'set', `allowed_origins=+${o}`])));
+      for (const r of runs) assertCode(r, 0);
+      const s = await ctlJson(env, ['settings', 'get']);
+      for (const o of origins) assert.ok(s.allowed_origins.includes(o), `${o} was lost: ${JSON.stringify(s.allowed_origins)}`);
+      assert.equal(s.revision, start + 8, JSON.stringify(s));
+      await ctlJson(env, ['settings', 'set', 'allowed_origins=default']);
     });
   } catch (err) {
     env.dumpLogs(t.name);

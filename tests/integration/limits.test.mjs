@@ -208,6 +208,17 @@ describe('hostile input limits', { timeout: 180000 }, () => {
     assertErrorShape(r, 431, { code: 'headers_too_large' });
     assert.equal(r.headers.connection, 'close');
     assert.equal(await metric(dp.url, 'finops_requests_rejected_total', 'reason="headers_too_large"'), counted + 1);
+    assert.equal(r.headers['access-control-allow-origin'], undefined, 'no Origin, no CORS headers');
+    // Browser code can read the refusal when its origin is allowed (localhost is by default),
+    // although the head was never parsed; another origin gets no CORS headers.
+    const filler = { 'x-filler': 'a'.repeat(LIMITS.maxHeaderBytes + 2000) };
+    const allowed = await post('/v1/chat/completions', chatBody(1), { headers: { origin: 'http://localhost:5173', ...filler } });
+    assertErrorShape(allowed, 431, { code: 'headers_too_large' });
+    assert.equal(allowed.headers['access-control-allow-origin'], 'http://localhost:5173');
+    assert.match(allowed.headers['access-control-expose-headers'] ?? '', /x-request-id/);
+    const other = await post('/v1/chat/completions', chatBody(1), { headers: { origin: 'https://elsewhere.example', ...filler } });
+    assertErrorShape(other, 431, { code: 'headers_too_large' });
+    assert.equal(other.headers['access-control-allow-origin'], undefined);
     // A header well under the limit is fine.
     const ok = await post('/v1/chat/completions', chatBody(1), { headers: { 'x-filler': 'a'.repeat(2000) } });
     assert.equal(ok.status, 200, ok.text.slice(0, 300));
@@ -219,6 +230,33 @@ describe('hostile input limits', { timeout: 180000 }, () => {
     const big = JSON.stringify(chatBody(1, { messages: [{ role: 'user', content: 'a'.repeat(LIMITS.maxBodyBytes) }] }));
     const r = await post('/v1/chat/completions', big);
     assertErrorShape(r, 413, { code: 'request_too_large' });
+    assert.equal(r.headers['access-control-allow-origin'], undefined, 'no Origin, no CORS headers');
+    const fromPage = await post('/v1/chat/completions', big, { headers: { origin: 'http://127.0.0.1:3000' } });
+    assertErrorShape(fromPage, 413, { code: 'request_too_large' });
+    assert.equal(fromPage.headers['access-control-allow-origin'], 'http://127.0.0.1:3000');
+    // Known by its Content-Length before any body byte is read, yet answered in the route's shape
+    // (Anthropic's here), with Origin after Content-Length as browsers send it.
+    const anthropic = await rawRequest(dp.url, {
+      method: 'POST',
+      path: '/anthropic/v1/messages',
+      headers: { 'content-length': String(LIMITS.maxBodyBytes + 1), origin: 'http://localhost:5173', 'content-type': 'application/json' },
+      body: 'x'.repeat(LIMITS.maxBodyBytes + 1),
+    });
+    assert.equal(anthropic.status, 413, anthropic.text);
+    assert.equal(anthropic.json?.type, 'error', anthropic.text);
+    assert.equal(anthropic.json?.error?.type, 'request_too_large', anthropic.text);
+    assert.equal(anthropic.headers['access-control-allow-origin'], 'http://localhost:5173');
+    // An absurd Content-Length is refused from the head alone: nothing is allocated for it.
+    const huge = await new Promise((resolve) => {
+      const sock = net.connect(dp.port, '127.0.0.1');
+      let got = '';
+      sock.on('connect', () => sock.write('POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999\r\n\r\n{'));
+      sock.on('data', (d) => (got += d));
+      sock.on('error', () => {});
+      sock.on('close', () => resolve(got));
+      setTimeout(() => sock.destroy(), 10000);
+    });
+    assert.match(huge, /^HTTP\/1\.1 413 /, huge.slice(0, 300));
     // Chunked, with no Content-Length: cut off while reading.
     const parts = [];
     for (let i = 0; i < big.length; i += 16384) parts.push(big.slice(i, i + 16384));
@@ -230,7 +268,7 @@ describe('hostile input limits', { timeout: 180000 }, () => {
     });
     assertErrorShape(c, 413, { code: 'request_too_large' });
     assert.equal(mock.requests.length, before);
-    assert.equal(await metric(dp.url, 'finops_requests_rejected_total', 'reason="body_too_large"'), counted + 2);
+    assert.equal(await metric(dp.url, 'finops_requests_rejected_total', 'reason="body_too_large"'), counted + 5);
   });
 
   T('a slowloris client is cut off after --header-timeout while others are served', async () => {
@@ -312,6 +350,12 @@ describe('hostile input limits', { timeout: 180000 }, () => {
       assert.equal(r.headers.connection, 'close');
       assert.equal(r.headers['retry-after'], '1');
       assert.equal(r.headers['x-should-retry'], 'true');
+      assert.equal(r.headers['access-control-allow-origin'], undefined, 'no Origin, no CORS headers');
+      // A browser page on an allowed origin can read the refusal and its retry hints.
+      const b = await rawRequest(dp2.url, { path: '/healthz', headers: { origin: 'http://localhost:8000' }, timeoutMs: 5000 });
+      assertErrorShape(b, 503, { code: 'too_many_connections' });
+      assert.equal(b.headers['access-control-allow-origin'], 'http://localhost:8000');
+      assert.match(b.headers['access-control-expose-headers'] ?? '', /retry-after/);
       // In the client's dialect too.
       const a = await rawRequest(dp2.url, {
         method: 'POST',
