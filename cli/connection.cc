@@ -130,6 +130,7 @@ void Client::check(const grpc::Status& s) const {
     case grpc::StatusCode::PERMISSION_DENIED: throw CliError(kExitPermission, msg);
     case grpc::StatusCode::NOT_FOUND: throw CliError(kExitNotFound, msg);
     case grpc::StatusCode::ALREADY_EXISTS: throw CliError(kExitExists, msg);
+    case grpc::StatusCode::ABORTED: throw CliError(kExitConflict, msg);
     case grpc::StatusCode::UNAVAILABLE:
     case grpc::StatusCode::DEADLINE_EXCEEDED: {
       // A refused TLS handshake shows up as UNAVAILABLE too: say what to check.

@@ -39,6 +39,7 @@ enum ExitCode : int {
   kExitExists = 5,
   kExitUnavailable = 6,
   kExitPermission = 7,  // authenticated, but the token's scope does not allow the call
+  kExitConflict = 8,    // a conditional change lost to another one made at the same time
 };
 
 class CliError : public std::runtime_error {

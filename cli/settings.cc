@@ -33,7 +33,8 @@ ordered_json toJson(const v1::SettingsInfo& s) {
           {"allowed_headers", list(st.allowed_headers())},
           {"allowed_origins", list(st.allowed_origins())},
           {"extra_headers", list(st.extra_headers())},
-          {"config_version", s.config_version()}};
+          {"config_version", s.config_version()},
+          {"revision", s.revision()}};
 }
 
 // Table output: one line per setting (the lists are too long for columns).
@@ -57,32 +58,60 @@ void printSettings(const v1::SettingsInfo& s, const std::string& format) {
   print(rows, format, {{"SETTING", "setting"}, {"VALUE", "value"}});
 }
 
-std::vector<std::string> current(const v1::Settings& s, const std::string& key) {
-  const auto& f = key == "forward_headers"   ? s.forward_headers()
-                  : key == "allowed_headers" ? s.allowed_headers()
-                  : key == "allowed_origins" ? s.allowed_origins()
-                                             : s.extra_headers();
-  return {f.begin(), f.end()};
+using Names = google::protobuf::RepeatedPtrField<std::string>;
+
+// Where each list setting lives in Settings and in UpdateSettingsRequest (one table, so a new
+// list setting is one line here).
+struct ListField {
+  const char* key;
+  const Names& (v1::Settings::*read)() const;
+  Names* (v1::Settings::*write)();
+  Names* (v1::UpdateSettingsRequest::*request)();
+  void (v1::UpdateSettingsRequest::*replace)(bool);
+};
+constexpr ListField kListFields[] = {
+    {"forward_headers", &v1::Settings::forward_headers, &v1::Settings::mutable_forward_headers,
+     &v1::UpdateSettingsRequest::mutable_forward_headers,
+     &v1::UpdateSettingsRequest::set_replace_forward_headers},
+    {"allowed_headers", &v1::Settings::allowed_headers, &v1::Settings::mutable_allowed_headers,
+     &v1::UpdateSettingsRequest::mutable_allowed_headers,
+     &v1::UpdateSettingsRequest::set_replace_allowed_headers},
+    {"allowed_origins", &v1::Settings::allowed_origins, &v1::Settings::mutable_allowed_origins,
+     &v1::UpdateSettingsRequest::mutable_allowed_origins,
+     &v1::UpdateSettingsRequest::set_replace_allowed_origins},
+    {"extra_headers", &v1::Settings::extra_headers, &v1::Settings::mutable_extra_headers,
+     &v1::UpdateSettingsRequest::mutable_extra_headers,
+     &v1::UpdateSettingsRequest::set_replace_extra_headers},
+};
+
+const ListField& listField(const std::string& key) {
+  for (const auto& f : kListFields)
+    if (key == f.key) return f;
+  throw CliError(kExitUsage, "unknown list setting '" + key + "'");
 }
 
-void setList(v1::UpdateSettingsRequest& req, const std::string& key,
-             const std::vector<std::string>& items) {
-  google::protobuf::RepeatedPtrField<std::string>* f;
-  if (key == "forward_headers") {
-    req.set_replace_forward_headers(true);
-    f = req.mutable_forward_headers();
-  } else if (key == "allowed_headers") {
-    req.set_replace_allowed_headers(true);
-    f = req.mutable_allowed_headers();
-  } else if (key == "allowed_origins") {
-    req.set_replace_allowed_origins(true);
-    f = req.mutable_allowed_origins();
-  } else {
-    req.set_replace_extra_headers(true);
-    f = req.mutable_extra_headers();
+// The request for `edits`; "+" and "-" edits apply to `now` (what the control plane has), and a
+// later edit of the same key builds on an earlier one.
+v1::UpdateSettingsRequest buildUpdate(const std::vector<std::pair<std::string, std::string>>& edits,
+                                      v1::Settings now) {
+  v1::UpdateSettingsRequest req;
+  for (const auto& [key, value] : edits) {
+    if (key == "enforce_keys") {
+      req.set_enforce_keys(parseBoolSetting(key, value));
+    } else if (key == "log_content") {
+      req.set_log_content(parseBoolSetting(key, value));
+    } else {
+      const ListField& f = listField(key);
+      const Names& had = (now.*f.read)();
+      auto items = editSettingList(key, {had.begin(), had.end()}, value);
+      Names* list = (now.*f.write)();
+      list->Clear();
+      for (auto& i : items) list->Add(std::move(i));
+      (req.*f.replace)(true);
+      *(req.*f.request)() = *list;
+    }
   }
-  f->Clear();
-  for (const auto& i : items) f->Add()->assign(i);
+  return req;
 }
 
 bool isEdit(const std::string& value) {
@@ -125,39 +154,30 @@ int runSettings(const GlobalOptions& g, const std::vector<std::string>& argv) {
       edits.emplace_back(std::move(key), std::move(value));
     }
     Client client(g);
-    // "+" and "-" edit the list the control plane has now.
-    v1::Settings now;
-    if (needCurrent) {
-      auto ctx = client.context();
-      v1::SettingsInfo info;
-      client.check(client.stub().GetSettings(ctx.get(), {}, &info));
-      now = info.settings();
-    }
-    v1::UpdateSettingsRequest req;
-    for (const auto& [key, value] : edits) {
-      if (key == "enforce_keys") {
-        req.set_enforce_keys(parseBoolSetting(key, value));
-        continue;
-      }
-      if (key == "log_content") {
-        req.set_log_content(parseBoolSetting(key, value));
-        continue;
-      }
-      auto items = editSettingList(key, current(now, key), value);
-      setList(req, key, items);
-      // A later edit of the same key builds on this one.
-      if (key == "forward_headers")
-        *now.mutable_forward_headers() = req.forward_headers();
-      else if (key == "allowed_headers")
-        *now.mutable_allowed_headers() = req.allowed_headers();
-      else if (key == "allowed_origins")
-        *now.mutable_allowed_origins() = req.allowed_origins();
-      else
-        *now.mutable_extra_headers() = req.extra_headers();
-    }
-    auto ctx = client.context();
     v1::SettingsInfo resp;
-    client.check(client.stub().UpdateSettings(ctx.get(), req, &resp));
+    if (!needCurrent) {
+      auto ctx = client.context();
+      client.check(client.stub().UpdateSettings(ctx.get(), buildUpdate(edits, {}), &resp));
+      printSettings(resp, g.output);
+      return kExitOk;
+    }
+    // "+" and "-" edit the lists the control plane has now: read them, edit, and write only if
+    // nobody changed the settings in between (if_revision); if somebody did, start again.
+    constexpr int kTries = 10;
+    for (int attempt = 1;; ++attempt) {
+      v1::SettingsInfo info;
+      {
+        auto ctx = client.context();
+        client.check(client.stub().GetSettings(ctx.get(), {}, &info));
+      }
+      v1::UpdateSettingsRequest req = buildUpdate(edits, info.settings());
+      req.set_if_revision(info.revision());
+      auto ctx = client.context();
+      grpc::Status st = client.stub().UpdateSettings(ctx.get(), req, &resp);
+      if (st.error_code() == grpc::StatusCode::ABORTED && attempt < kTries) continue;
+      client.check(st);
+      break;
+    }
     printSettings(resp, g.output);
     return kExitOk;
   }

@@ -164,6 +164,7 @@ void toInfo(const SettingsRow& s, uint64_t version, v1::SettingsInfo* out) {
   for (const auto& h : s.extraHeaders) st->add_extra_headers(h);
   st->set_log_content(s.logContent);
   out->set_config_version(version);
+  out->set_revision(s.revision);
 }
 
 
@@ -294,6 +295,7 @@ AdminServiceImpl::Reactor* AdminServiceImpl::run(Ctx* ctx, const char* method, s
     if (e.code() == StoreError::Code::kAlreadyExists) code = grpc::StatusCode::ALREADY_EXISTS;
     if (e.code() == StoreError::Code::kFailedPrecondition)
       code = grpc::StatusCode::FAILED_PRECONDITION;
+    if (e.code() == StoreError::Code::kAborted) code = grpc::StatusCode::ABORTED;
     status = grpc::Status(code, e.what());
   } catch (const SecretsError& e) {
     // A master key or a stored provider key that cannot be used (no keyring installed, a value
@@ -719,6 +721,7 @@ AdminServiceImpl::Reactor* AdminServiceImpl::UpdateSettings(Ctx* ctx,
     if (req->replace_allowed_origins()) patch.allowedOrigins = list(req->allowed_origins());
     if (req->replace_extra_headers()) patch.extraHeaders = list(req->extra_headers());
     if (req->has_log_content()) patch.logContent = req->log_content();
+    if (req->has_if_revision()) patch.ifRevision = req->if_revision();
     auto s = store_.updateSettings(patch);
     toInfo(s, store_.configVersion(), resp);
   });

@@ -51,6 +51,7 @@ SettingsRow Store::settingsLocked() {
   s.allowedOrigins = readList(db_, "allowed_origins").value_or(defaultAllowedOrigins());
   s.extraHeaders = readList(db_, "extra_headers").value_or(std::vector<std::string>{});
   if (auto v = readSetting(db_, "log_content")) s.logContent = *v != "false";
+  if (auto v = readSetting(db_, "revision")) s.revision = std::stoull(*v);
   return s;
 }
 
@@ -62,6 +63,14 @@ SettingsRow Store::getSettings() {
 SettingsRow Store::updateSettings(const SettingsPatch& patch) {
   std::lock_guard lock(mu_);
   SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
+  uint64_t revision = 0;
+  if (auto v = readSetting(db_, "revision")) revision = std::stoull(*v);
+  if (patch.ifRevision && *patch.ifRevision != revision)
+    throw StoreError(StoreError::Code::kAborted,
+                     "the settings changed since they were read (revision " +
+                         std::to_string(*patch.ifRevision) + ", now " + std::to_string(revision) +
+                         "): read them again and retry");
+  writeSetting(db_, "revision", std::to_string(revision + 1));
   if (patch.enforceKeys) writeSetting(db_, "enforce_keys", *patch.enforceKeys ? "true" : "false");
   if (patch.forwardHeaders) writeList(db_, SettingList::kForwardHeaders, *patch.forwardHeaders);
   if (patch.allowedHeaders) writeList(db_, SettingList::kAllowedHeaders, *patch.allowedHeaders);

@@ -25,8 +25,9 @@ namespace finops::cp {
 class StoreError : public std::runtime_error {
  public:
   // kFailedPrecondition: the request is valid but the current state forbids it (e.g. revoking
-  // the last active admin token).
-  enum class Code { kNotFound, kAlreadyExists, kInvalidArgument, kFailedPrecondition };
+  // the last active admin token). kAborted: a conditional update whose condition no longer
+  // holds (another change came first); reading again and retrying can succeed.
+  enum class Code { kNotFound, kAlreadyExists, kInvalidArgument, kFailedPrecondition, kAborted };
   StoreError(Code code, const std::string& msg) : std::runtime_error(msg), code_(code) {}
   Code code() const { return code_; }
 
@@ -164,6 +165,8 @@ struct KeyPatch {
   std::optional<std::vector<std::string>> allowedModels;
   std::optional<std::string> status;  // "active" | "disabled"
   std::optional<bool> logContent;
+  // Apply only if SettingsRow::revision is still this (else StoreError kAborted, no change).
+  std::optional<uint64_t> ifRevision;
 };
 
 struct UsageFilter {
@@ -196,6 +199,8 @@ struct SettingsRow {
   std::vector<std::string> extraHeaders;
   // False: no request log holds request or response content. Default true.
   bool logContent = true;
+  // Counts the settings updates (0: never updated).
+  uint64_t revision = 0;
 };
 
 // An admin token's metadata; the token itself is never stored (only its SHA-256).
@@ -266,6 +271,8 @@ struct SettingsPatch {
   std::optional<std::vector<std::string>> allowedOrigins;
   std::optional<std::vector<std::string>> extraHeaders;
   std::optional<bool> logContent;
+  // Apply only if SettingsRow::revision is still this (else StoreError kAborted, no change).
+  std::optional<uint64_t> ifRevision;
 };
 
 class Store {

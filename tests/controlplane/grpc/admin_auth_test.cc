@@ -243,6 +243,29 @@ TEST_F(AdminAuthTest, ReadTokenReadsButNeverWrites) {
   EXPECT_TRUE(store_->findAdminToken(ciSecret_));
 }
 
+TEST_F(AdminAuthTest, UpdateSettingsOnAStaleRevisionIsAborted) {
+  v1::SettingsInfo read;
+  ASSERT_TRUE(stub_->GetSettings(as(adminSecret_).get(), {}, &read).ok());
+  v1::UpdateSettingsRequest first;
+  first.set_replace_allowed_origins(true);
+  first.add_allowed_origins("https://first.example.com");
+  first.set_if_revision(read.revision());
+  v1::SettingsInfo after;
+  ASSERT_TRUE(stub_->UpdateSettings(as(adminSecret_).get(), first, &after).ok());
+  EXPECT_EQ(after.revision(), read.revision() + 1);
+  // A second edit computed from the same read: ABORTED, and the first one stands.
+  v1::UpdateSettingsRequest second = first;
+  second.set_allowed_origins(0, "https://second.example.com");
+  v1::SettingsInfo ignored;
+  auto s = stub_->UpdateSettings(as(adminSecret_).get(), second, &ignored);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::ABORTED) << s.error_message();
+  v1::SettingsInfo now;
+  ASSERT_TRUE(stub_->GetSettings(as(adminSecret_).get(), {}, &now).ok());
+  ASSERT_EQ(now.settings().allowed_origins_size(), 1);
+  EXPECT_EQ(now.settings().allowed_origins(0), "https://first.example.com");
+  EXPECT_EQ(now.config_version(), after.config_version());
+}
+
 TEST_F(AdminAuthTest, MissingInvalidAndRevokedTokensAreUnauthenticated) {
   v1::WhoAmIResponse who;
   EXPECT_EQ(stub_->WhoAmI(as("").get(), {}, &who).error_code(), grpc::StatusCode::UNAUTHENTICATED);

@@ -69,6 +69,41 @@ TEST_F(SettingsStoreTest, UpdatesAreNormalisedStoredAndBumpTheVersion) {
   EXPECT_TRUE(s.getSettings().allowedOrigins.empty());
 }
 
+TEST_F(SettingsStoreTest, ConditionalUpdatesApplyOnlyOnTheRevisionRead) {
+  Store s(path_);
+  EXPECT_EQ(s.getSettings().revision, 0u);
+  SettingsPatch a;
+  a.allowedOrigins = List{"https://a.example.com"};
+  a.ifRevision = 0;
+  EXPECT_EQ(s.updateSettings(a).revision, 1u);
+  // An edit computed from revision 0 loses to the one above: refused, nothing written.
+  uint64_t version = s.configVersion();
+  SettingsPatch b;
+  b.allowedOrigins = List{"https://b.example.com"};
+  b.ifRevision = 0;
+  try {
+    s.updateSettings(b);
+    ADD_FAILURE() << "a stale conditional update was applied";
+  } catch (const StoreError& e) {
+    EXPECT_EQ(e.code(), StoreError::Code::kAborted);
+    EXPECT_NE(std::string(e.what()).find("revision 0, now 1"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(s.getSettings().allowedOrigins, List{"https://a.example.com"});
+  EXPECT_EQ(s.getSettings().revision, 1u);
+  EXPECT_EQ(s.configVersion(), version);
+  // On the current revision it applies; an unconditional update always does.
+  b.ifRevision = 1;
+  EXPECT_EQ(s.updateSettings(b).allowedOrigins, List{"https://b.example.com"});
+  SettingsPatch c;
+  c.logContent = false;
+  EXPECT_EQ(s.updateSettings(c).revision, 3u);
+  // A refused bad entry does not count as a revision.
+  SettingsPatch bad;
+  bad.allowedOrigins = List{"not an origin"};
+  EXPECT_THROW(s.updateSettings(bad), StoreError);
+  EXPECT_EQ(s.getSettings().revision, 3u);
+}
+
 TEST_F(SettingsStoreTest, BadEntriesAreInvalidArgumentAndChangeNothing) {
   Store s(path_);
   uint64_t before = s.configVersion();
