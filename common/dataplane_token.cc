@@ -1,13 +1,9 @@
 #include "common/dataplane_token.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <cstdio>
-#include <cstring>
+
+#include "common/process.h"
 
 namespace finops {
 namespace {
@@ -41,41 +37,23 @@ std::string checkToken(std::string_view t) {
 // Reads a token file (at most 64 KiB). Adds a warning when other users may read it.
 std::optional<std::string> readTokenFile(const std::string& path, const std::string& source,
                                          std::vector<std::string>& warnings, std::string* error) {
-  auto fail = [&](const std::string& why) -> std::optional<std::string> {
-    if (error) *error = source + ": " + why;
+  SmallFile f = readSmallFile(path, kMaxFileBytes);
+  if (!f.ok()) {
+    if (error)
+      *error = source + ": " +
+               (f.error == SmallFile::Error::kTooLarge
+                    ? "is larger than 64 KiB; it should hold tokens only"
+                    : f.why());
     return std::nullopt;
-  };
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0)
-    return fail(std::string("cannot be read: ") + std::strerror(errno));
-  if (!S_ISREG(st.st_mode)) return fail("is not a regular file");
-  if (st.st_mode & S_IRWXO) {
+  }
+  if (f.mode & 07) {
     char mode[8];
-    std::snprintf(mode, sizeof mode, "0%03o", static_cast<unsigned>(st.st_mode & 0777));
+    std::snprintf(mode, sizeof mode, "0%03o", f.mode & 0777u);
     warnings.push_back("the data-plane token file " + path +
                        " is accessible by other users (mode " + mode +
                        "); restrict it: chmod 600 " + path);
   }
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return fail(std::string("cannot be read: ") + std::strerror(errno));
-  std::string text(kMaxFileBytes + 1, '\0');
-  size_t used = 0;
-  for (;;) {
-    ssize_t n = ::read(fd, text.data() + used, text.size() - used);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int err = errno;
-      ::close(fd);
-      return fail(std::string("cannot be read: ") + std::strerror(err));
-    }
-    if (n == 0) break;
-    used += static_cast<size_t>(n);
-    if (used == text.size()) break;
-  }
-  ::close(fd);
-  if (used > kMaxFileBytes) return fail("is larger than 64 KiB; it should hold tokens only");
-  text.resize(used);
-  return text;
+  return std::move(f.text);
 }
 
 }  // namespace

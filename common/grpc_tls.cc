@@ -11,12 +11,16 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <filesystem>
 #include <fstream>
 #include <sstream>
 
+#include "common/process.h"
+
 namespace finops {
 namespace {
+
+// A certificate bundle or key larger than this is not one.
+constexpr size_t kMaxPemBytes = 1024 * 1024;
 
 struct BioFree {
   void operator()(BIO* b) const { BIO_free(b); }
@@ -138,16 +142,10 @@ std::optional<std::string> readPemFile(const std::string& path, PemKind kind, st
     return std::nullopt;
   };
   if (path.empty()) return fail("no file given");
-  std::error_code ec;
-  auto status = std::filesystem::status(path, ec);
-  if (!std::filesystem::exists(status)) return fail("does not exist");
-  if (std::filesystem::is_directory(status)) return fail("is a directory, not a file");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return fail(std::string("cannot be read: ") + std::strerror(errno));
-  std::ostringstream s;
-  s << in.rdbuf();
-  if (in.bad()) return fail("cannot be read");
-  std::string text = s.str();
+  SmallFile f = readSmallFile(path, kMaxPemBytes);
+  if (f.error == SmallFile::Error::kTooLarge) return fail("is larger than 1 MiB, not a PEM file");
+  if (!f.ok()) return fail(f.why());
+  std::string text = std::move(f.text);
   if (text.empty()) return fail("is empty");
   std::string why =
       kind == PemKind::kCertificates ? checkCertificates(text) : checkPrivateKey(text);

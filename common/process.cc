@@ -5,6 +5,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 
 namespace finops {
@@ -39,6 +41,63 @@ bool writePrivateFile(const std::string& path, const std::string& content) {
     else off += static_cast<size_t>(n);
   }
   return ::close(fd) == 0 && ok;
+}
+
+std::string SmallFile::why() const {
+  switch (error) {
+    case Error::kNone: return {};
+    case Error::kMissing: return "does not exist";
+    case Error::kUnreadable: return "cannot be read: " + detail;
+    case Error::kNotRegular: return "is not a regular file";
+    case Error::kTooLarge: return "is larger than " + detail + " bytes";
+  }
+  return {};
+}
+
+SmallFile readSmallFile(const std::string& path, size_t maxBytes) {
+  SmallFile f;
+  auto fail = [&](SmallFile::Error e, int err) {
+    f.error = e;
+    if (err) f.detail = std::strerror(err);
+    f.text.clear();
+    return f;
+  };
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+  if (fd < 0)
+    return fail(errno == ENOENT ? SmallFile::Error::kMissing : SmallFile::Error::kUnreadable,
+                errno == ENOENT ? 0 : errno);
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    int err = errno;
+    ::close(fd);
+    return fail(SmallFile::Error::kUnreadable, err);
+  }
+  f.mode = static_cast<unsigned>(st.st_mode & 0777);
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return fail(SmallFile::Error::kNotRegular, 0);
+  }
+  f.text.resize(maxBytes + 1);
+  size_t used = 0;
+  while (used < f.text.size()) {
+    ssize_t n = ::read(fd, f.text.data() + used, f.text.size() - used);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int err = errno;
+      ::close(fd);
+      return fail(SmallFile::Error::kUnreadable, err);
+    }
+    if (n == 0) break;
+    used += static_cast<size_t>(n);
+  }
+  ::close(fd);
+  if (used > maxBytes) {
+    fail(SmallFile::Error::kTooLarge, 0);
+    f.detail = std::to_string(maxBytes);
+    return f;
+  }
+  f.text.resize(used);
+  return f;
 }
 
 }  // namespace finops

@@ -18,4 +18,26 @@ int waitForSignal(const sigset_t& set);
 // file. Returns false on failure.
 bool writePrivateFile(const std::string& path, const std::string& content);
 
+// A small file read whole (a key, a token, a certificate): never more than its bound is read.
+struct SmallFile {
+  enum class Error {
+    kNone,
+    kMissing,     // no such file
+    kUnreadable,  // cannot be opened or read (`detail`: the system's reason)
+    kNotRegular,  // a directory, a FIFO, a device...
+    kTooLarge,    // over the bound
+  };
+  Error error = Error::kNone;
+  std::string detail;
+  std::string text;
+  unsigned mode = 0;  // the permission bits (0777 mask)
+  bool ok() const { return error == Error::kNone; }
+  // "does not exist", "cannot be read: <reason>", "is not a regular file", or "is larger than
+  // <N> bytes" (when not ok).
+  std::string why() const;
+};
+// Opens `path` without blocking (a FIFO never hangs the caller), checks it is a regular file
+// and reads at most `maxBytes` of it; a file with more is kTooLarge.
+SmallFile readSmallFile(const std::string& path, size_t maxBytes);
+
 }  // namespace finops

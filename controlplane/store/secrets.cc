@@ -11,6 +11,7 @@
 
 #include "common/crypto.h"
 #include "common/log.h"
+#include "common/process.h"
 #include "controlplane/store/store.h"
 
 namespace finops::cp {
@@ -23,7 +24,7 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-std::string octalMode(mode_t mode) {
+std::string octalMode(unsigned mode) {
   char buf[8];
   std::snprintf(buf, sizeof buf, "0%03o", static_cast<unsigned>(mode & 0777));
   return buf;
@@ -32,36 +33,14 @@ std::string octalMode(mode_t mode) {
 // Reads a key file (at most 4 KiB). Adds a warning when group or others have any access.
 std::string readKeyFile(const std::string& path, const std::string& source,
                         std::vector<std::string>& warnings) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0)
-    throw SecretsError("cannot read the master key (" + source + "): " + std::strerror(errno));
-  if (!S_ISREG(st.st_mode))
-    throw SecretsError("cannot read the master key (" + source + "): not a regular file");
-  if (st.st_mode & (S_IRWXG | S_IRWXO))
-    warnings.push_back("the master key file " + path + " is accessible by group or others (mode " +
-                       octalMode(st.st_mode) + "); restrict it: chmod 600 " + path);
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    throw SecretsError("cannot read the master key (" + source + "): " + std::strerror(errno));
-  std::string text(4097, '\0');
-  size_t used = 0;
-  for (;;) {
-    ssize_t n = ::read(fd, text.data() + used, text.size() - used);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int err = errno;
-      ::close(fd);
-      throw SecretsError("cannot read the master key (" + source + "): " + std::strerror(err));
-    }
-    if (n == 0) break;
-    used += static_cast<size_t>(n);
-    if (used == text.size()) break;
-  }
-  ::close(fd);
-  if (used > 4096)
+  SmallFile f = readSmallFile(path, 4096);
+  if (f.error == SmallFile::Error::kTooLarge)
     throw SecretsError("the master key (" + source + ") is too large to be a 32-byte key");
-  text.resize(used);
-  return text;
+  if (!f.ok()) throw SecretsError("cannot read the master key (" + source + "): " + f.why());
+  if (f.mode & 077)
+    warnings.push_back("the master key file " + path + " is accessible by group or others (mode " +
+                       octalMode(f.mode) + "); restrict it: chmod 600 " + path);
+  return std::move(f.text);
 }
 
 // Creates `path` (which must not exist) with mode 0600 holding `content`, synced to disk with

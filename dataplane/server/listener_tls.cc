@@ -9,10 +9,10 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
-#include <fstream>
 #include <optional>
 
 #include "common/log.h"
+#include "common/process.h"
 
 namespace finops::dp {
 
@@ -31,25 +31,11 @@ constexpr const char* kTls12Ciphers =
 
 std::optional<std::string> readFile(const std::string& path, std::string_view flag,
                                     std::string* error) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    *error = std::string(flag) + " " + path + ": cannot be read: " + std::strerror(errno);
-    return std::nullopt;
-  }
-  std::string out;
-  char buf[16384];
-  while (in.read(buf, sizeof buf) || in.gcount() > 0) {
-    out.append(buf, static_cast<size_t>(in.gcount()));
-    if (out.size() > kMaxPemBytes) {
-      *error = std::string(flag) + " " + path + ": larger than 1 MiB, not a PEM file";
-      return std::nullopt;
-    }
-  }
-  if (in.bad()) {
-    *error = std::string(flag) + " " + path + ": read error";
-    return std::nullopt;
-  }
-  return out;
+  SmallFile f = readSmallFile(path, kMaxPemBytes);
+  if (f.ok()) return std::move(f.text);
+  *error = std::string(flag) + " " + path + ": " +
+           (f.error == SmallFile::Error::kTooLarge ? "larger than 1 MiB, not a PEM file" : f.why());
+  return std::nullopt;
 }
 
 // Why an asio ssl::context call failed: asio takes the OpenSSL error off the queue into `ec`.

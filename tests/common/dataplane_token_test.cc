@@ -107,7 +107,7 @@ TEST_F(DataPlaneTokenFile, UnusableFilesAreNamed) {
   std::string error;
   std::string missing = (dir_ / "missing").string();
   EXPECT_FALSE(loadDataPlaneTokens(missing, std::nullopt, "--dataplane-token-file", &error));
-  EXPECT_NE(error.find("--dataplane-token-file " + missing + ": cannot be read"), std::string::npos)
+  EXPECT_NE(error.find("--dataplane-token-file " + missing + ": does not exist"), std::string::npos)
       << error;
   EXPECT_FALSE(loadDataPlaneTokens(dir_.string(), std::nullopt, "--dataplane-token-file", &error));
   EXPECT_NE(error.find("not a regular file"), std::string::npos) << error;

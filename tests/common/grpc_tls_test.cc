@@ -184,9 +184,16 @@ TEST_F(GrpcTlsTest, MissingFileNamesThePathAndTheRole) {
 TEST_F(GrpcTlsTest, DirectoryAndEmptyFileAreRefused) {
   std::string error;
   EXPECT_FALSE(readPemFile(dir_->string(), PemKind::kCertificates, "CA", &error));
-  EXPECT_NE(error.find("is a directory"), std::string::npos) << error;
+  EXPECT_NE(error.find("is not a regular file"), std::string::npos) << error;
   EXPECT_FALSE(readPemFile(write("empty.pem", ""), PemKind::kPrivateKey, "key", &error));
   EXPECT_NE(error.find("is empty"), std::string::npos) << error;
+}
+
+TEST_F(GrpcTlsTest, AFileOver1MiBIsRefusedBeforeParsing) {
+  std::string error;
+  std::string p = write("big.crt", server_->certPem + std::string(1024 * 1024, '\n'));
+  EXPECT_FALSE(readPemFile(p, PemKind::kCertificates, "--tls-ca", &error));
+  EXPECT_EQ(error, "--tls-ca " + p + ": is larger than 1 MiB, not a PEM file");
 }
 
 TEST_F(GrpcTlsTest, UnreadableFileIsRefused) {

@@ -197,7 +197,7 @@ scenario('1. a non-loopback control plane without a data-plane credential does n
   const missing = path.join(dir, 'missing-token');
   r = await runBinary('finops-controlplane', [...base, '--listen', '0.0.0.0:0', '--allow-plaintext', '--dataplane-token-file', missing]);
   assert.equal(r.code, 2, show(r));
-  assert.match(r.stderr, new RegExp(`--dataplane-token-file ${missing}: cannot be read`), show(r));
+  assert.match(r.stderr, new RegExp(`--dataplane-token-file ${missing}: does not exist`), show(r));
   const short = path.join(dir, 'short-token');
   fs.writeFileSync(short, `${TOKEN_NEW}\nhunter2-secret\n`, { mode: 0o600 });
   r = await runBinary('finops-controlplane', [...base, '--listen', '0.0.0.0:0', '--allow-plaintext', '--dataplane-token-file', short]);
@@ -215,7 +215,7 @@ scenario('1. a non-loopback control plane without a data-plane credential does n
   // The data plane checks its token source the same way.
   r = await runBinary('finops-dataplane', ['--listen', '127.0.0.1:0', '--control-plane-token-file', missing]);
   assert.equal(r.code, 2, show(r));
-  assert.match(r.stderr, /--control-plane-token-file .*missing-token: cannot be read/, show(r));
+  assert.match(r.stderr, /--control-plane-token-file .*missing-token: does not exist/, show(r));
   // An unknown flag is named without its value (it may be a secret).
   r = await runBinary('finops-dataplane', ['--control-plane-tokn-file=hunter2-secret-value']);
   assert.equal(r.code, 2, show(r));

@@ -269,5 +269,17 @@ TEST_F(ListenerTlsFiles, MissingFilesFailTheFirstLoad) {
   EXPECT_FALSE(tls.context());
 }
 
+TEST_F(ListenerTlsFiles, AFileOver1MiBIsNotReadAsPem) {
+  auto pair = makeCert("big.test", 13);
+  put(key_, pair.keyPem);
+  // A real certificate followed by padding: refused by size before any parsing.
+  put(cert_, pair.certPem + std::string(1024 * 1024, '\n'));
+  ListenerTls tls(cert_, key_);
+  std::string error;
+  EXPECT_FALSE(tls.load(&error));
+  EXPECT_NE(error.find(cert_ + ": larger than 1 MiB, not a PEM file"), std::string::npos) << error;
+  EXPECT_FALSE(tls.context());
+}
+
 }  // namespace
 }  // namespace finops::dp
