@@ -13,6 +13,7 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import https from 'node:https';
+import net from 'node:net';
 import path from 'node:path';
 import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
@@ -22,6 +23,8 @@ import { BIN_DIR, bin, binariesPresent, FinopsEnv, logged, pollUntil, rawRequest
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const MODEL = 'openai/gpt-4o-mini';
+// The data plane's --header-timeout, which bounds the TLS handshake too.
+const HEADER_TIMEOUT_S = 3;
 const NO_PROXY_ENV = { NO_PROXY: '127.0.0.1,localhost,::1', no_proxy: '127.0.0.1,localhost,::1' };
 
 /** A CA and a function issuing server certificates for 127.0.0.1 and localhost, in `dir`. */
@@ -170,7 +173,7 @@ describe('TLS on the data plane listener', { timeout: 180000 }, () => {
     // All interfaces: allowed because the listener speaks TLS (no --allow-plaintext).
     dp = await env.startDataPlane({
       nodeId: 'it-tls',
-      extraArgs: ['--listen', '0.0.0.0:0', '--tls-cert', certFile, '--tls-key', keyFile],
+      extraArgs: ['--listen', '0.0.0.0:0', '--tls-cert', certFile, '--tls-key', keyFile, '--header-timeout', String(HEADER_TIMEOUT_S)],
       waitReady: false,
     });
     base = `https://127.0.0.1:${dp.port}`;
@@ -293,6 +296,38 @@ describe('TLS on the data plane listener', { timeout: 180000 }, () => {
     const m = /^finops_tls_handshake_failures_total (\d+)$/m.exec(r.text);
     assert.ok(m && Number(m[1]) >= 1, r.text);
     assert.match(r.text, /^finops_tls_certificate_expiry_timestamp_seconds \d{10}$/m);
+  });
+
+  T('a client that never finishes the TLS handshake is closed after --header-timeout', async () => {
+    const handshakeTimeouts = async () => {
+      const r = await httpsRequest(base, { ca: pki.ca, path: '/metrics' });
+      const m = /^finops_client_timeouts_total\{phase="tls_handshake"\} (\d+)$/m.exec(r.text);
+      assert.ok(m, r.text.slice(0, 2000));
+      return Number(m[1]);
+    };
+    const counted = await handshakeTimeouts();
+    // One connects and says nothing; one sends the first bytes of a ClientHello and stops.
+    const stalled = (bytes) =>
+      new Promise((resolve) => {
+        const sock = net.connect(dp.port, '127.0.0.1');
+        let t0 = 0;
+        let received = 0;
+        sock.on('connect', () => {
+          t0 = performance.now();
+          if (bytes) sock.write(bytes);
+        });
+        sock.on('data', (d) => (received += d.length));
+        sock.on('error', () => {});
+        sock.on('close', () => resolve({ closedAfterMs: performance.now() - t0, received }));
+        setTimeout(() => sock.destroy(), 20000);
+      });
+    const results = await Promise.all([stalled(null), stalled(Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01]))]);
+    for (const r of results) {
+      assert.ok(r.closedAfterMs >= HEADER_TIMEOUT_S * 1000 - 300, `closed after ${r.closedAfterMs} ms: too early`);
+      assert.ok(r.closedAfterMs < HEADER_TIMEOUT_S * 1000 + 2500, `closed after ${r.closedAfterMs} ms: too late`);
+      assert.equal(r.received, 0, 'a timed-out handshake gets no answer, just a close');
+    }
+    assert.equal(await handshakeTimeouts(), counted + 2);
   });
 
   T('SIGHUP with a new certificate: new connections get it, an open connection keeps working', async () => {
