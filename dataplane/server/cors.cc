@@ -139,4 +139,16 @@ Decision actual(const std::vector<OriginPattern>& origins, std::string_view orig
   return d;
 }
 
+std::string_view originInUnparsedHead(std::string_view raw) {
+  constexpr std::string_view kName = "origin:";
+  for (size_t eol = raw.find("\r\n"); eol != std::string_view::npos; eol = raw.find("\r\n")) {
+    std::string_view line = raw.substr(0, eol);
+    if (line.empty()) break;  // the end of the head
+    if (line.size() >= kName.size() && asciiLower(line.substr(0, kName.size())) == kName)
+      return trim(line.substr(kName.size()));
+    raw.remove_prefix(eol + 2);
+  }
+  return {};  // none, or only in a line not complete yet
+}
+
 }  // namespace finops::dp::cors

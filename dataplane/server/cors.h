@@ -50,4 +50,10 @@ Decision preflight(const std::vector<OriginPattern>& origins, const HeaderMatche
 // An actual request with an Origin header: allowed, the headers every response to it carries.
 Decision actual(const std::vector<OriginPattern>& origins, std::string_view origin);
 
+// The Origin header's value in the part of a request head the parser left unparsed when the
+// head passed the header size limit: `raw` starts at a line boundary (the request line, or the
+// first field not parsed yet); the first complete "Origin:" line before the blank line counts,
+// trimmed. Empty when there is none in the bytes given.
+std::string_view originInUnparsedHead(std::string_view raw);
+
 }  // namespace finops::dp::cors

@@ -463,6 +463,9 @@ net::awaitable<void> refuseConnection(tcp::socket socket, std::shared_ptr<net::s
   beast::flat_buffer buffer;
   http::request_parser<http::string_body> parser;
   parser.header_limit(static_cast<uint32_t>(opt.maxHeaderBytes));
+  // The body is never read: an upload of any size gets its 503 (not Beast's default 1 MiB cap
+  // failing the head).
+  parser.body_limit(std::numeric_limits<std::uint64_t>::max());
   stream.expires_after(std::min<std::chrono::steady_clock::duration>(opt.headerTimeout,
                                                                      kRefusalReadTimeout));
   co_await stream.handshake(ec);
@@ -526,9 +529,9 @@ net::awaitable<void> session(tcp::socket socket, std::shared_ptr<net::ssl::conte
     // "slowloris" clients are cut off), then the whole body within the body timeout.
     http::request_parser<http::string_body> parser;
     parser.header_limit(static_cast<uint32_t>(opt.maxHeaderBytes));
-    // The body limit is checked once the whole head is in (not by Beast on reading the
-    // Content-Length field), so that the 413 answer knows the route and the Origin even when
-    // they come after Content-Length, as browsers send them.
+    // The body limit is checked here once the head is in, not by Beast (which would fail the
+    // head before it counts as done), so that the 413 is answered in the route's dialect with
+    // the CORS headers the Origin calls for.
     // (Not boost::none: Boost 1.74 compares the length with the optional, and any length is
     // "greater" than none.)
     parser.body_limit(std::numeric_limits<std::uint64_t>::max());
@@ -557,11 +560,14 @@ net::awaitable<void> session(tcp::socket socket, std::shared_ptr<net::ssl::conte
         (phase == ReadPhase::kHeader ? stats.timeoutsHeader : stats.timeoutsBody).fetch_add(1);
         open = false;
       } else if (!isQuietDisconnect(ec)) {
-        // Beast keeps what it parsed before the error (the request line and the fields before
-        // the failing one, or the whole head when the body failed): enough for the dialect and
-        // for CORS when those lines came first.
+        // Beast keeps what it parsed before the error: the whole head when the body failed;
+        // over the header limit, the request line and the fields complete in the first read,
+        // the rest still unparsed in the buffer (looked through for the Origin line).
         const auto& head = parser.get();
         std::string target(head.target()), origin(head[http::field::origin]);
+        if (origin.empty() && ec == http::error::header_limit)
+          origin = cors::originInUnparsedHead(
+              {static_cast<const char*>(buffer.data().data()), buffer.size()});
         co_await sendParseError(stream, buffer, pool, ec, std::move(target), std::move(origin),
                                 store, opt);
         co_await lingeringClose(stream);

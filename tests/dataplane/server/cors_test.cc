@@ -163,5 +163,19 @@ TEST(CorsSnapshot, SettingsCompileIntoTheSnapshot) {
   EXPECT_NE(error.find("allowed_origins"), std::string::npos) << error;
 }
 
+TEST(CorsUnparsedHead, FindsACompleteOriginLine) {
+  // From the first unparsed field, as Beast leaves it after a header_limit error.
+  EXPECT_EQ(originInUnparsedHead("X-Big: aaaa\r\nORIGIN:  http://app.test:8080 \r\nX-More: a"),
+            "http://app.test:8080");
+  // Or from the request line (a path that looks like a header is not one).
+  EXPECT_EQ(originInUnparsedHead("GET /origin:x HTTP/1.1\r\nOrigin: http://a.test\r\n"),
+            "http://a.test");
+  // Not after the blank line that ends the head; not from a line cut off by the read.
+  EXPECT_EQ(originInUnparsedHead("Host: x\r\n\r\nOrigin: http://a.test\r\n"), "");
+  EXPECT_EQ(originInUnparsedHead("Host: x\r\nOrigin: http://app.te"), "");
+  EXPECT_EQ(originInUnparsedHead("Origins: http://a.test\r\nX-Origin: b\r\n"), "");
+  EXPECT_EQ(originInUnparsedHead(""), "");
+}
+
 }  // namespace
 }  // namespace finops::dp::cors
