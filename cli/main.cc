@@ -85,7 +85,8 @@ Global flags (anywhere on the line):
   --allow-plaintext   send the admin token without TLS to a non-loopback address
 
 Exit codes: 0 ok, 1 error, 2 usage, 3 unauthenticated, 4 not found, 5 already exists,
-6 control plane unavailable, 7 permission denied (the token's scope does not allow the call).
+6 control plane unavailable, 7 permission denied (the token's scope does not allow the call),
+8 conflict (a change lost to another made at the same time; settings set retries first).
 )";
 
 // Takes the global flags out of argv wherever they are.

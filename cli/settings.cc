@@ -1,6 +1,9 @@
 #include "cli/settings.h"
 
+#include <chrono>
 #include <iostream>
+#include <random>
+#include <thread>
 
 #include "cli/args.h"
 #include "cli/commands.h"
@@ -174,8 +177,19 @@ int runSettings(const GlobalOptions& g, const std::vector<std::string>& argv) {
       req.set_if_revision(info.revision());
       auto ctx = client.context();
       grpc::Status st = client.stub().UpdateSettings(ctx.get(), req, &resp);
-      if (st.error_code() == grpc::StatusCode::ABORTED && attempt < kTries) continue;
+      if (st.error_code() == grpc::StatusCode::ABORTED && attempt < kTries) {
+        // Another edit won: wait a little (random, growing) so that many editors spread out.
+        thread_local std::minstd_rand rng{std::random_device{}()};
+        std::uniform_int_distribution<int> ms(5, 20 * attempt);
+        std::this_thread::sleep_for(std::chrono::milliseconds(ms(rng)));
+        continue;
+      }
       client.check(st);
+      // A control plane older than conditional updates ignores if_revision (and reports no
+      // revision): the edit went through unconditionally.
+      if (info.revision() == 0 && resp.revision() == 0)
+        std::cerr << "warning: this control plane does not support conditional settings updates; "
+                     "an edit made by someone else at the same moment may have been overwritten\n";
       break;
     }
     printSettings(resp, g.output);

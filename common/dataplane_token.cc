@@ -47,10 +47,8 @@ std::optional<std::string> readTokenFile(const std::string& path, const std::str
     return std::nullopt;
   }
   if (f.mode & 07) {
-    char mode[8];
-    std::snprintf(mode, sizeof mode, "0%03o", f.mode & 0777u);
     warnings.push_back("the data-plane token file " + path +
-                       " is accessible by other users (mode " + mode +
+                       " is accessible by other users (mode " + octalMode(f.mode) +
                        "); restrict it: chmod 600 " + path);
   }
   return std::move(f.text);

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 
@@ -43,6 +44,12 @@ bool writePrivateFile(const std::string& path, const std::string& content) {
   return ::close(fd) == 0 && ok;
 }
 
+std::string octalMode(unsigned mode) {
+  char buf[8];
+  std::snprintf(buf, sizeof buf, "0%03o", mode & 0777u);
+  return buf;
+}
+
 std::string SmallFile::why() const {
   switch (error) {
     case Error::kNone: return {};
@@ -62,6 +69,7 @@ SmallFile readSmallFile(const std::string& path, size_t maxBytes) {
     f.text.clear();
     return f;
   };
+  f.text.resize(maxBytes + 1);  // before open: nothing to close if this throws
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
   if (fd < 0)
     return fail(errno == ENOENT ? SmallFile::Error::kMissing : SmallFile::Error::kUnreadable,
@@ -77,7 +85,6 @@ SmallFile readSmallFile(const std::string& path, size_t maxBytes) {
     ::close(fd);
     return fail(SmallFile::Error::kNotRegular, 0);
   }
-  f.text.resize(maxBytes + 1);
   size_t used = 0;
   while (used < f.text.size()) {
     ssize_t n = ::read(fd, f.text.data() + used, f.text.size() - used);
@@ -92,8 +99,9 @@ SmallFile readSmallFile(const std::string& path, size_t maxBytes) {
   }
   ::close(fd);
   if (used > maxBytes) {
-    fail(SmallFile::Error::kTooLarge, 0);
+    f.error = SmallFile::Error::kTooLarge;
     f.detail = std::to_string(maxBytes);
+    f.text.clear();
     return f;
   }
   f.text.resize(used);

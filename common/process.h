@@ -18,6 +18,9 @@ int waitForSignal(const sigset_t& set);
 // file. Returns false on failure.
 bool writePrivateFile(const std::string& path, const std::string& content);
 
+// Permission bits as ls and chmod write them ("0600").
+std::string octalMode(unsigned mode);
+
 // A small file read whole (a key, a token, a certificate): never more than its bound is read.
 struct SmallFile {
   enum class Error {

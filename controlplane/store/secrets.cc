@@ -24,12 +24,6 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-std::string octalMode(unsigned mode) {
-  char buf[8];
-  std::snprintf(buf, sizeof buf, "0%03o", static_cast<unsigned>(mode & 0777));
-  return buf;
-}
-
 // Reads a key file (at most 4 KiB). Adds a warning when group or others have any access.
 std::string readKeyFile(const std::string& path, const std::string& source,
                         std::vector<std::string>& warnings) {

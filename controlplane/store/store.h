@@ -165,8 +165,6 @@ struct KeyPatch {
   std::optional<std::vector<std::string>> allowedModels;
   std::optional<std::string> status;  // "active" | "disabled"
   std::optional<bool> logContent;
-  // Apply only if SettingsRow::revision is still this (else StoreError kAborted, no change).
-  std::optional<uint64_t> ifRevision;
 };
 
 struct UsageFilter {
