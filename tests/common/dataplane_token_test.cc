@@ -6,9 +6,8 @@
 #include <sys/stat.h>
 
 #include <filesystem>
-#include <fstream>
 
-#include "common/crypto.h"
+#include "tests/common/temp_dir.h"
 
 namespace finops {
 namespace {
@@ -54,21 +53,7 @@ TEST(DataPlaneTokenParse, BadTokensAreNamedByLineNeverQuoted) {
   EXPECT_FALSE(parseDataPlaneTokens("tokC-0123456789abcde\xc3\xa9", "f", &error));
 }
 
-class DataPlaneTokenFile : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() / ("finops-dptoken-" + randomId(""));
-    std::filesystem::create_directories(dir_);
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-  std::string write(const std::string& name, const std::string& content, mode_t mode = 0600) {
-    std::string p = (dir_ / name).string();
-    std::ofstream(p, std::ios::binary) << content;
-    ::chmod(p.c_str(), mode);
-    return p;
-  }
-  std::filesystem::path dir_;
-};
+class DataPlaneTokenFile : public finops::testing::TempDirTest {};
 
 TEST_F(DataPlaneTokenFile, FileOrEnvironmentNeverBoth) {
   std::string error;

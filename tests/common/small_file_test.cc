@@ -3,29 +3,14 @@
 #include <unistd.h>
 
 #include <filesystem>
-#include <fstream>
 
-#include "common/crypto.h"
 #include "common/process.h"
+#include "tests/common/temp_dir.h"
 
 namespace finops {
 namespace {
 
-class SmallFileTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() / ("finops-small-file-" + randomId(""));
-    std::filesystem::create_directories(dir_);
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-  std::string write(const std::string& name, const std::string& content, mode_t mode = 0600) {
-    std::string p = (dir_ / name).string();
-    std::ofstream(p, std::ios::binary) << content;
-    ::chmod(p.c_str(), mode);
-    return p;
-  }
-  std::filesystem::path dir_;
-};
+class SmallFileTest : public finops::testing::TempDirTest {};
 
 TEST_F(SmallFileTest, ReadsUpToTheBoundAndNoFurther) {
   auto f = readSmallFile(write("k", "0123456789", 0640), 10);
